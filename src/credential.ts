@@ -1,0 +1,350 @@
+import { createHash, createPrivateKey, KeyObject, X509Certificate } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { InputError } from './errors.js'
+import type { Algorithm, CertificateSource } from './inputs.js'
+
+/** The signing key and the certificate chain it belongs to. */
+export interface Credential {
+  privateKey: KeyObject
+  /** The certificate whose public key matches the private key, then the others in the order given. */
+  chain: X509Certificate[]
+  /** base64url SHA-1 of the leaf's DER: the assertion's `x5t` (RS256). */
+  x5t: string
+  /** base64url SHA-256 of the leaf's DER: the assertion's `x5t#S256` (PS256). */
+  x5tS256: string
+}
+
+/** One PEM block, with the input it came from (for messages). */
+interface PemBlock {
+  label: string
+  /** The block rebuilt in canonical form, what node:crypto parses. */
+  pem: string
+  encrypted: boolean
+  input: string
+}
+
+/** What the inputs hold once decoded: keys and certificates, with the inputs they came from. */
+interface Material {
+  keys: { key: KeyObject; input: string }[]
+  certificates: { der: Buffer; input: string }[]
+  /** Inputs that held certificates: where a missing or mismatched one is reported. */
+  certificateInput: string
+}
+
+/** Days before expiry from which the action warns. */
+export const EXPIRY_WARNING_DAYS = 30
+const DAY_MS = 86_400_000
+
+/**
+ * Loads the private key and certificate chain from PEM text, a PEM file, or a PKCS#12/PFX (base64
+ * text or binary file); PFX support is loaded only when a PFX is given.
+ * @throws {InputError} naming the input that is wrong and the fix; never quoting key material.
+ */
+export async function loadCredential(source: CertificateSource): Promise<Credential> {
+  const material: Material = { keys: [], certificates: [], certificateInput: 'certificate' }
+  if (source.certificateFile !== undefined) {
+    material.certificateInput = 'certificate-file'
+    await addFile(material, source.certificateFile, source.password)
+  } else if (source.certificate !== undefined) {
+    await addText(material, source.certificate, 'certificate', source.password)
+  }
+  if (source.privateKey !== undefined) {
+    const blocks = parsePem(normalize(source.privateKey), 'private-key')
+    if (!blocks.some((b) => isKeyLabel(b.label))) {
+      throw new InputError(
+        'private-key',
+        `Input 'private-key' holds no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----).`
+      )
+    }
+    addPem(material, blocks, source.password)
+  }
+  return assemble(material)
+}
+
+async function addFile(material: Material, path: string, password?: string): Promise<void> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : `cannot be read (${code})`
+    throw new InputError(
+      'certificate-file',
+      `Input 'certificate-file': ${path} ${why}. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
+    )
+  }
+  // A DER PFX starts with a SEQUENCE tag; anything else is text (PEM, or base64 of a PFX).
+  if (bytes[0] === 0x30 && !bytes.includes('-----BEGIN')) {
+    await addPfx(material, bytes, 'certificate-file', password)
+  } else {
+    await addText(material, bytes.toString('utf8'), 'certificate-file', password)
+  }
+}
+
+async function addText(
+  material: Material,
+  text: string,
+  input: string,
+  password?: string
+): Promise<void> {
+  const normalized = normalize(text)
+  if (normalized.includes('-----BEGIN')) {
+    addPem(material, parsePem(normalized, input), password)
+    return
+  }
+  const base64 = normalized.replace(/\s+/g, '')
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(base64) || base64.length < 64) {
+    throw new InputError(
+      input,
+      `Input '${input}' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file.`
+    )
+  }
+  await addPfx(material, Buffer.from(base64, 'base64'), input, password)
+}
+
+async function addPfx(
+  material: Material,
+  der: Buffer,
+  input: string,
+  password?: string
+): Promise<void> {
+  // Loaded on demand: PEM users do not pay for the PKCS#12 library at startup.
+  const { readPfx } = await import('./pfx.js')
+  const pfx = readPfx(der, input, password)
+  for (const key of pfx.keys) {
+    material.keys.push({ key: createPrivateKey({ key, format: 'der', type: 'pkcs8' }), input })
+  }
+  for (const der of pfx.certificates) material.certificates.push({ der, input })
+}
+
+/**
+ * Undoes what secret stores and copy-paste do to PEM text: CRLF line ends, literal `\n` sequences
+ * in one-line secrets, indentation and surrounding blank lines.
+ */
+function normalize(text: string): string {
+  return text
+    .replace(/\\r\\n|\\n|\\r/g, '\n')
+    .replace(/\r\n?/g, '\n')
+    .trim()
+}
+
+const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g
+
+/**
+ * Splits PEM text into blocks and rebuilds each in canonical form (RFC 7468): the body's base64 is
+ * re-wrapped, so blocks flattened to one line or indented still parse. Encapsulated headers
+ * (`Proc-Type`, `DEK-Info` of legacy encrypted keys) are kept. Written by hand: node:crypto parses
+ * only canonical PEM, and no small library does this repair.
+ */
+function parsePem(text: string, input: string): PemBlock[] {
+  const blocks: PemBlock[] = []
+  for (const match of text.matchAll(BLOCK)) {
+    const [, label, body] = match
+    const tokens = body.split(/\s+/).filter(Boolean)
+    const headers: string[] = []
+    const base64: string[] = []
+    for (let i = 0; i < tokens.length; i++) {
+      if (tokens[i].endsWith(':') && i + 1 < tokens.length) {
+        headers.push(`${tokens[i]} ${tokens[++i]}`)
+      } else {
+        base64.push(tokens[i])
+      }
+    }
+    const data = base64.join('')
+    const lines = data.match(/.{1,64}/g) ?? []
+    const head = headers.length > 0 ? `${headers.join('\n')}\n\n` : ''
+    blocks.push({
+      label,
+      pem: `-----BEGIN ${label}-----\n${head}${lines.join('\n')}\n-----END ${label}-----\n`,
+      encrypted:
+        label === 'ENCRYPTED PRIVATE KEY' || headers.some((h) => /^Proc-Type:.*ENCRYPTED/i.test(h)),
+      input
+    })
+  }
+  const begins = text.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0
+  if (begins > blocks.length) {
+    throw new InputError(
+      input,
+      `Input '${input}' holds a PEM block without its matching -----END ...----- line: the text is truncated. Paste the whole file.`
+    )
+  }
+  return blocks
+}
+
+function isKeyLabel(label: string): boolean {
+  return label.endsWith('PRIVATE KEY')
+}
+
+function addPem(material: Material, blocks: PemBlock[], password?: string): void {
+  for (const block of blocks) {
+    if (block.label === 'CERTIFICATE' || block.label === 'TRUSTED CERTIFICATE') {
+      material.certificates.push({
+        der: Buffer.from(block.pem.replace(/-----[^-]+-----|\s/g, ''), 'base64'),
+        input: block.input
+      })
+    } else if (isKeyLabel(block.label)) {
+      material.keys.push({ key: decodeKey(block, password), input: block.input })
+    }
+    // Other blocks (EC PARAMETERS, PUBLIC KEY, ...) carry nothing the assertion needs.
+  }
+}
+
+function decodeKey(block: PemBlock, password?: string): KeyObject {
+  if (block.encrypted && password === undefined) {
+    throw new InputError(
+      'certificate-password',
+      `The private key in '${block.input}' is encrypted: set 'certificate-password' to its passphrase.`
+    )
+  }
+  try {
+    return createPrivateKey({ key: block.pem, format: 'pem', passphrase: password })
+  } catch {
+    // node:crypto's message is not shown: OpenSSL's text is cryptic and could echo input.
+    throw block.encrypted
+      ? new InputError(
+          'certificate-password',
+          `The private key in '${block.input}' could not be decrypted: 'certificate-password' is wrong.`
+        )
+      : new InputError(
+          block.input,
+          `Input '${block.input}' holds a ${block.label} block that is not a valid private key (truncated or damaged).`
+        )
+  }
+}
+
+function parseCertificate(der: Buffer, input: string): X509Certificate {
+  try {
+    return new X509Certificate(der)
+  } catch {
+    throw new InputError(
+      input,
+      `Input '${input}' holds a CERTIFICATE block that is not a valid X.509 certificate (truncated or damaged).`
+    )
+  }
+}
+
+function assemble(material: Material): Credential {
+  const where = material.certificateInput
+  if (material.keys.length === 0) {
+    throw new InputError(
+      where,
+      `Input '${where}' holds no private key: add the private key to it (PEM), or set 'private-key', or give a PFX that contains the key.`
+    )
+  }
+  if (material.keys.length > 1) {
+    throw new InputError(
+      where,
+      `The inputs hold ${material.keys.length} private keys: keep only the one that belongs to the certificate.`
+    )
+  }
+  if (material.certificates.length === 0) {
+    throw new InputError(
+      where,
+      `Input '${where}' holds a private key but no certificate: add the certificate (-----BEGIN CERTIFICATE-----). The thumbprint the server uses to find your key comes from the certificate.`
+    )
+  }
+  const privateKey = material.keys[0].key
+  const certificates = material.certificates.map((c) => parseCertificate(c.der, c.input))
+  const leaf = certificates.findIndex((c) => c.checkPrivateKey(privateKey))
+  if (leaf < 0) {
+    throw new InputError(
+      where,
+      `The private key does not match the certificate in '${where}' (no certificate there has the key's public key): give the key and the certificate of the same pair.`
+    )
+  }
+  const chain = [certificates[leaf], ...certificates.filter((_, i) => i !== leaf)]
+  return {
+    privateKey,
+    chain,
+    x5t: createHash('sha1').update(chain[0].raw).digest('base64url'),
+    x5tS256: createHash('sha256').update(chain[0].raw).digest('base64url')
+  }
+}
+
+/**
+ * Checks that the credential can work before anything is sent: validity dates, key type and size
+ * against the algorithm and the server.
+ * @returns warnings to show (a certificate close to expiry); the run goes on.
+ * @throws {InputError} when the server would refuse the credential.
+ */
+export function checkCredential(
+  credential: Credential,
+  options: { algorithm: Algorithm; entra: boolean; input: string; now: Date }
+): string[] {
+  const { algorithm, entra, input, now } = options
+  const leaf = credential.chain[0]
+  const from = new Date(leaf.validFrom)
+  const to = new Date(leaf.validTo)
+  if (now < from) {
+    throw new InputError(
+      input,
+      `The certificate in '${input}' is not valid yet: valid from ${iso(from)} to ${iso(to)}. Check the runner's clock, or use a certificate that is valid now.`
+    )
+  }
+  if (now > to) {
+    throw new InputError(
+      input,
+      `The certificate in '${input}' expired on ${iso(to)} (valid from ${iso(from)}): create a new one, upload it to the app registration, and update the secret.`
+    )
+  }
+
+  const key = credential.privateKey
+  const details = key.asymmetricKeyDetails ?? {}
+  if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
+    const bits = details.modulusLength ?? 0
+    if (bits < 2048) {
+      throw new InputError(
+        input,
+        `The RSA key in '${input}' has ${bits} bits; at least 2048 are required. Create a new certificate with a 2048-bit (or longer) key.`
+      )
+    }
+    if (algorithm.startsWith('ES')) {
+      throw new InputError(
+        'algorithm',
+        `Input 'algorithm' is ${algorithm}, which needs an EC key, but the key in '${input}' is RSA: use PS256 or RS256.`
+      )
+    }
+  } else if (key.asymmetricKeyType === 'ec') {
+    if (entra) {
+      throw new InputError(
+        input,
+        `The key in '${input}' is an EC key; Microsoft Entra ID accepts RSA certificates only. Create an RSA certificate (2048 bits or more).`
+      )
+    }
+    const curve = details.namedCurve
+    const expected = curve === 'prime256v1' ? 'ES256' : curve === 'secp384r1' ? 'ES384' : undefined
+    if (expected === undefined) {
+      throw new InputError(
+        input,
+        `The EC key in '${input}' uses curve ${curve}; only P-256 (ES256) and P-384 (ES384) are supported.`
+      )
+    }
+    if (algorithm !== expected) {
+      throw new InputError(
+        'algorithm',
+        `Input 'algorithm' is ${algorithm}, but the key in '${input}' is an EC ${curve === 'prime256v1' ? 'P-256' : 'P-384'} key: set algorithm: ${expected}.`
+      )
+    }
+  } else {
+    throw new InputError(
+      input,
+      `The key in '${input}' is ${key.asymmetricKeyType ?? 'of an unknown type'}; use an RSA key (or an EC P-256/P-384 key for servers other than Microsoft Entra ID).`
+    )
+  }
+
+  const days = Math.floor((to.getTime() - now.getTime()) / DAY_MS)
+  return days < EXPIRY_WARNING_DAYS
+    ? [
+        `The certificate in '${input}' expires in ${days} day${days === 1 ? '' : 's'} (${iso(to)}): create a new one and upload it to the app registration before then.`
+      ]
+    : []
+}
+
+function iso(date: Date): string {
+  return date.toISOString().replace('.000Z', 'Z')
+}

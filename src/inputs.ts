@@ -1,0 +1,274 @@
+import * as core from '@actions/core'
+import { isAbsolute, resolve } from 'node:path'
+import { InputError } from './errors.js'
+
+/** Signing algorithms the action can use for the client assertion. */
+export type Algorithm = 'PS256' | 'RS256' | 'ES256' | 'ES384'
+const ALGORITHMS: readonly Algorithm[] = ['PS256', 'RS256', 'ES256', 'ES384']
+
+/** Microsoft Entra ID's public cloud, the default authority host. */
+export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com'
+/** The audience Entra expects in a GitHub OIDC token by default (PROTOCOL.md §5). */
+export const DEFAULT_OIDC_AUDIENCE = 'api://AzureADTokenExchange'
+
+/** Where the signing key and certificate come from. */
+export interface CertificateSource {
+  kind: 'certificate'
+  /** PEM text (key and certificates) or base64 of a PKCS#12/PFX file. */
+  certificate?: string
+  /** Absolute path of a PEM or PFX file. */
+  certificateFile?: string
+  /** PEM private key, when `certificate` holds only certificates. */
+  privateKey?: string
+  /** Passphrase of an encrypted key or of the PFX. */
+  password?: string
+}
+
+/** No certificate: the runner's GitHub OIDC token is the client assertion (PROTOCOL.md §5). */
+export interface OidcSource {
+  kind: 'oidc'
+  /** The `aud` to ask the runner for. */
+  audience: string
+}
+
+/** Everything the action needs, read and checked once. */
+export interface Settings {
+  clientId: string
+  /** Set when the token endpoint is Entra's (built from `authority-host` and `tenant-id`). */
+  tenantId?: string
+  scope: string
+  /** The URL the token request is POSTed to. */
+  tokenEndpoint: string
+  /** Whether Entra's rules apply (no `token-endpoint` given). */
+  entra: boolean
+  /** The assertion's `aud`. */
+  audience: string
+  algorithm: Algorithm
+  sendX5c: boolean
+  credential: CertificateSource | OidcSource
+  /** Partner Center-style exchange endpoint (PROTOCOL.md §3). */
+  exchangeUrl?: string
+  /** Environment variable to export the token to. */
+  exportVariable?: string
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+// A DNS name with at least two labels: only these characters can reach the URL path.
+const DOMAIN =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/i
+// Entra's multi-tenant aliases; MSAL refuses them for client credentials (PROTOCOL.md §1).
+const MULTI_TENANT = ['common', 'organizations', 'consumers']
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * Reads every input, applies defaults and checks them; the only reader of the action's inputs.
+ * Secrets among them (the password) are masked as soon as they are read.
+ * @throws {InputError} naming the input and the fix.
+ */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const clientId = required('client-id')
+  if (/\s/.test(clientId)) {
+    throw new InputError(
+      'client-id',
+      `Input 'client-id' must be the application (client) ID, without spaces.`
+    )
+  }
+  const scope = required('scope')
+  const tokenEndpointInput = optional('token-endpoint')
+  const entra = tokenEndpointInput === undefined
+
+  let tokenEndpoint: string
+  let tenantId: string | undefined
+  if (entra) {
+    tenantId = readTenant()
+    const host = readUrl('authority-host', optional('authority-host') ?? DEFAULT_AUTHORITY_HOST)
+    if (host.search || host.hash) {
+      throw new InputError(
+        'authority-host',
+        `Input 'authority-host' must be a host URL such as ${DEFAULT_AUTHORITY_HOST}, without a query or fragment.`
+      )
+    }
+    tokenEndpoint = `${host.origin}${host.pathname.replace(/\/+$/, '')}/${tenantId}/oauth2/v2.0/token`
+    checkEntraScope(scope)
+  } else {
+    tokenEndpoint = readUrl('token-endpoint', tokenEndpointInput).href
+  }
+
+  const algorithm = readAlgorithm(entra)
+  const exchange = optional('exchange-url')
+  return {
+    clientId,
+    tenantId,
+    scope,
+    tokenEndpoint,
+    entra,
+    audience: optional('audience') ?? tokenEndpoint,
+    algorithm,
+    sendX5c: readBoolean('send-x5c'),
+    credential: readCredentialSource(env),
+    exchangeUrl: exchange === undefined ? undefined : readUrl('exchange-url', exchange).href,
+    exportVariable: readExportVariable()
+  }
+}
+
+function optional(name: string): string | undefined {
+  return core.getInput(name) || undefined
+}
+
+function required(name: string): string {
+  const value = optional(name)
+  if (value === undefined) {
+    throw new InputError(name, `Input '${name}' is required: set it in the step's 'with:' block.`)
+  }
+  return value
+}
+
+/** Quotes a user's value in a message, shortened so a pasted blob cannot flood the log. */
+function shown(value: string): string {
+  return `'${value.length > 80 ? `${value.slice(0, 77)}...` : value}'`
+}
+
+function readTenant(): string {
+  const tenant = optional('tenant-id')
+  if (tenant === undefined) {
+    throw new InputError(
+      'tenant-id',
+      `Input 'tenant-id' is required for Microsoft Entra ID: set the directory (tenant) ID, or set 'token-endpoint' for another OAuth 2.0 server.`
+    )
+  }
+  if (MULTI_TENANT.includes(tenant.toLowerCase())) {
+    throw new InputError(
+      'tenant-id',
+      `Input 'tenant-id' is '${tenant}', which the client credentials flow does not accept: use the directory (tenant) ID GUID or a verified domain of the tenant that holds the app registration.`
+    )
+  }
+  if (!GUID.test(tenant) && !DOMAIN.test(tenant)) {
+    throw new InputError(
+      'tenant-id',
+      `Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got ${shown(tenant)}.`
+    )
+  }
+  return tenant
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname)
+}
+
+/** Parses a URL input: https, or plain http for loopback only (tests, local servers). */
+function readUrl(name: string, value: string): URL {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new InputError(
+      name,
+      `Input '${name}' must be an absolute https:// URL; got ${shown(value)}.`
+    )
+  }
+  if (url.username || url.password) {
+    throw new InputError(name, `Input '${name}' must not carry a user name or password in the URL.`)
+  }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname))) {
+    return url
+  }
+  throw new InputError(
+    name,
+    `Input '${name}' must use https:// (plain http:// is allowed only for loopback hosts such as 127.0.0.1); got ${shown(value)}.`
+  )
+}
+
+/** Entra takes exactly one `<resource>/.default` in the client credentials flow (PROTOCOL.md §1). */
+function checkEntraScope(scope: string): void {
+  const scopes = scope.split(/\s+/)
+  if (scopes.length > 1) {
+    throw new InputError(
+      'scope',
+      `Input 'scope' must name exactly one resource for Microsoft Entra ID (one token per resource), e.g. 'https://graph.microsoft.com/.default'; got ${scopes.length} scopes. Use one step per resource.`
+    )
+  }
+  if (!scope.endsWith('/.default') || scope === '/.default') {
+    const resource =
+      /^[a-z][a-z0-9+.-]*:\/\/[^/\s]+/i.exec(scope)?.[0] ?? 'https://graph.microsoft.com'
+    throw new InputError(
+      'scope',
+      `Input 'scope' must be a resource followed by /.default for Microsoft Entra ID, e.g. '${resource}/.default' (app-only tokens carry the application permissions granted to the app); got ${shown(scope)}.`
+    )
+  }
+}
+
+function readAlgorithm(entra: boolean): Algorithm {
+  const value = (optional('algorithm') ?? 'PS256').toUpperCase()
+  const algorithm = ALGORITHMS.find((a) => a === value)
+  if (algorithm === undefined) {
+    throw new InputError(
+      'algorithm',
+      `Input 'algorithm' must be one of ${ALGORITHMS.join(', ')}; got ${shown(value)}.`
+    )
+  }
+  if (entra && algorithm.startsWith('ES')) {
+    throw new InputError(
+      'algorithm',
+      `Input 'algorithm' is ${algorithm}, but Microsoft Entra ID accepts RSA certificates only: use PS256 (the default) or RS256, or set 'token-endpoint' for a server that accepts EC keys.`
+    )
+  }
+  return algorithm
+}
+
+function readBoolean(name: string): boolean {
+  const value = optional(name) ?? 'false'
+  if (/^(true|True|TRUE)$/.test(value)) return true
+  if (/^(false|False|FALSE)$/.test(value)) return false
+  throw new InputError(name, `Input '${name}' must be true or false; got ${shown(value)}.`)
+}
+
+function readCredentialSource(env: NodeJS.ProcessEnv): CertificateSource | OidcSource {
+  const password = core.getInput('certificate-password', { trimWhitespace: false }) || undefined
+  if (password !== undefined) core.setSecret(password)
+  const certificate = optional('certificate')
+  const file = optional('certificate-file')
+  const privateKey = optional('private-key')
+
+  if (certificate !== undefined && file !== undefined) {
+    throw new InputError(
+      'certificate-file',
+      `Inputs 'certificate' and 'certificate-file' are both set: keep one of them.`
+    )
+  }
+  if (certificate === undefined && file === undefined) {
+    if (privateKey !== undefined) {
+      throw new InputError(
+        'certificate',
+        `Input 'private-key' is set but there is no certificate: set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate.`
+      )
+    }
+    return { kind: 'oidc', audience: optional('oidc-audience') ?? DEFAULT_OIDC_AUDIENCE }
+  }
+  return {
+    kind: 'certificate',
+    certificate,
+    certificateFile:
+      file === undefined || isAbsolute(file)
+        ? file
+        : resolve(env.GITHUB_WORKSPACE ?? process.cwd(), file),
+    privateKey,
+    password
+  }
+}
+
+function readExportVariable(): string | undefined {
+  const name = optional('export-variable')
+  if (name !== undefined && !ENV_NAME.test(name)) {
+    throw new InputError(
+      'export-variable',
+      `Input 'export-variable' must be an environment variable name (letters, digits and _, not starting with a digit), e.g. GRAPH_TOKEN; got ${shown(name)}.`
+    )
+  }
+  if (name !== undefined && name.toUpperCase().startsWith('GITHUB_')) {
+    throw new InputError(
+      'export-variable',
+      `Input 'export-variable' must not start with GITHUB_: the runner reserves those names. Use e.g. GRAPH_TOKEN.`
+    )
+  }
+  return name
+}

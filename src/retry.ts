@@ -1,0 +1,105 @@
+import { TokenError } from './errors.js'
+
+/** Bounds of the retry loop. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  maxAttempts: number
+  /** How long one attempt may take before it is abandoned. */
+  attemptTimeoutMs: number
+  /** How long all attempts and waits together may take. */
+  totalTimeMs: number
+  /** First backoff delay; doubled after each attempt, with jitter. */
+  baseDelayMs: number
+  /** Longest wait between attempts, `Retry-After` included. */
+  maxDelayMs: number
+}
+
+/** Defaults: 4 attempts, 15 s each, about a minute in all. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 4,
+  attemptTimeoutMs: 15_000,
+  totalTimeMs: 60_000,
+  baseDelayMs: 1_000,
+  maxDelayMs: 20_000
+}
+
+/** A transient failure that may carry the server's `Retry-After`. */
+export class TransientError extends TokenError {
+  constructor(
+    message: string,
+    /** What to log about the cause: `HTTP 503`, `ECONNRESET`, `timeout after 15 s`. */
+    readonly cause: string,
+    status?: number,
+    /** The server's `Retry-After`, in milliseconds. */
+    readonly retryAfterMs?: number
+  ) {
+    super(message, true, status)
+  }
+}
+
+/** Collaborators of the retry loop, injectable for tests. */
+export interface RetryDeps {
+  policy: RetryPolicy
+  sleep: (ms: number) => Promise<void>
+  now: () => number
+  random: () => number
+  /** One line per retry; never receives a secret. */
+  log: (line: string) => void
+}
+
+/** The real clock and timer. */
+export const realRetryDeps = (
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  log: (line: string) => void = () => {}
+): RetryDeps => ({
+  policy,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now: Date.now,
+  random: Math.random,
+  log
+})
+
+/**
+ * Runs `attempt` until it succeeds, fails with a permanent error, or the attempts or the time run
+ * out. Only a {@link TransientError} is retried; the wait honours its `retryAfterMs` (capped),
+ * otherwise it is exponential with jitter. `attempt` receives the time it may take, in ms.
+ */
+export async function withRetries<T>(
+  attempt: (timeoutMs: number, attemptNumber: number) => Promise<T>,
+  deps: RetryDeps
+): Promise<T> {
+  const { policy } = deps
+  const deadline = deps.now() + policy.totalTimeMs
+  for (let n = 1; ; n++) {
+    const timeoutMs = Math.max(1, Math.min(policy.attemptTimeoutMs, deadline - deps.now()))
+    try {
+      return await attempt(timeoutMs, n)
+    } catch (error) {
+      if (!(error instanceof TransientError)) throw error
+      const backoff = policy.baseDelayMs * 2 ** (n - 1) * (0.5 + deps.random() / 2)
+      const wait = Math.min(policy.maxDelayMs, error.retryAfterMs ?? backoff)
+      const left = deadline - deps.now()
+      if (n >= policy.maxAttempts || wait >= left) {
+        const why =
+          n >= policy.maxAttempts ? `${n} attempts` : `${Math.round(policy.totalTimeMs / 1000)} s`
+        throw new TokenError(`${error.message} (gave up after ${why})`, true, error.status)
+      }
+      deps.log(
+        `Attempt ${n} of ${policy.maxAttempts} failed: ${error.cause}; retrying in ${(wait / 1000).toFixed(1)} s.`
+      )
+      await deps.sleep(wait)
+    }
+  }
+}
+
+/**
+ * Reads `Retry-After` (RFC 9110 §10.2.3): delay seconds or an HTTP date.
+ * @returns milliseconds to wait, or undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}

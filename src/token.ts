@@ -1,0 +1,344 @@
+import { HttpClient } from '@actions/http-client'
+import { TokenError } from './errors.js'
+import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
+
+/** A token as the server issued it. */
+export interface TokenResponse {
+  accessToken: string
+  tokenType: string
+  expiresIn: number
+  expiresOn: Date
+}
+
+/** One HTTP answer, body read in full. */
+export interface HttpAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+/** Sends a form POST and reads the answer within `timeoutMs`; rejects on network faults. */
+export type PostForm = (
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number
+) => Promise<HttpAnswer>
+
+const USER_AGENT = 'certificate-token-action'
+const FORM = 'application/x-www-form-urlencoded'
+
+/**
+ * The real transport: `@actions/http-client` (proxies through `HTTPS_PROXY`/`NO_PROXY`), no
+ * redirects, no retries of its own. A fresh client per attempt, disposed afterwards, so an abandoned
+ * attempt's socket is destroyed and cannot keep the process alive.
+ */
+export const postForm: PostForm = async (url, body, headers, timeoutMs) => {
+  const client = new HttpClient(USER_AGENT, undefined, {
+    allowRedirects: false,
+    allowRetries: false,
+    keepAlive: false,
+    socketTimeout: timeoutMs
+  })
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+      timeoutMs
+    )
+  })
+  try {
+    const exchange = (async () => {
+      const response = await client.post(url, body, { 'Content-Type': FORM, ...headers })
+      return {
+        status: response.message.statusCode ?? 0,
+        headers: response.message.headers,
+        body: await response.readBody()
+      }
+    })()
+    exchange.catch(() => {}) // settles after the deadline when abandoned
+    return await Promise.race([exchange, deadline])
+  } finally {
+    clearTimeout(timer)
+    client.dispose()
+  }
+}
+
+/** What the token request needs besides the assertion. */
+export interface TokenRequest {
+  tokenEndpoint: string
+  clientId: string
+  scope: string
+  /** Signs a fresh assertion: each attempt needs its own `jti`. */
+  assertion: () => Promise<string>
+  /** The leaf certificate's SHA-1 thumbprint (hex), named in hints; absent with OIDC federation. */
+  thumbprint?: string
+}
+
+/**
+ * Client credentials grant with a JWT client assertion (RFC 7521 §4.2, RFC 7523 §2.2, PROTOCOL.md
+ * §1), retried on transient faults with a fresh assertion each time.
+ * @throws {TokenError} with the server's explanation.
+ */
+export async function requestToken(
+  request: TokenRequest,
+  deps: RetryDeps,
+  post: PostForm = postForm
+): Promise<TokenResponse> {
+  return withRetries(async (timeoutMs) => {
+    const assertion = await request.assertion()
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: request.clientId,
+      scope: request.scope,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion
+    }).toString()
+    const sent = deps.now()
+    const answer = await send(post, request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
+    return readToken(
+      answer,
+      'Token request',
+      request.tokenEndpoint,
+      sent,
+      [assertion],
+      request.thumbprint
+    )
+  }, deps)
+}
+
+/**
+ * Partner Center's token exchange (PROTOCOL.md §3): the app-only Entra token as a bearer token,
+ * `grant_type=jwt_token`, answered with the Partner Center token.
+ */
+export async function exchangeToken(
+  url: string,
+  token: string,
+  deps: RetryDeps,
+  post: PostForm = postForm
+): Promise<TokenResponse> {
+  return withRetries(async (timeoutMs) => {
+    const sent = deps.now()
+    const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' }
+    const answer = await send(
+      post,
+      url,
+      'grant_type=jwt_token',
+      headers,
+      timeoutMs,
+      'Token exchange'
+    )
+    return readToken(answer, 'Token exchange', url, sent, [token])
+  }, deps)
+}
+
+async function send(
+  post: PostForm,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  what: string
+): Promise<HttpAnswer> {
+  try {
+    return await post(url, body, { Accept: 'application/json', ...headers }, timeoutMs)
+  } catch (error) {
+    // Only the error code and our own words: a library's message may quote the request.
+    const code = (error as NodeJS.ErrnoException).code ?? 'network error'
+    const host = new URL(url).host
+    const cause =
+      code === 'ETIMEDOUT'
+        ? `no answer within ${(timeoutMs / 1000).toFixed(0)} s`
+        : `${code}${NETWORK_CODES[code] ? ` (${NETWORK_CODES[code]})` : ''}`
+    if (PERMANENT_NETWORK_CODES.has(code)) {
+      throw new TokenError(
+        `${what} to ${url} failed: ${host} could not be reached: ${cause}. Check the URL, DNS, and the proxy (HTTPS_PROXY/NO_PROXY).`,
+        false
+      )
+    }
+    throw new TransientError(
+      `${what} to ${url} failed: ${host} could not be reached: ${cause}.`,
+      cause
+    )
+  }
+}
+
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup timed out',
+  EPIPE: 'connection closed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate not trusted',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate not trusted',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host'
+}
+// A name that does not resolve or a TLS certificate that is not trusted will not change on retry.
+const PERMANENT_NETWORK_CODES = new Set([
+  'ENOTFOUND',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+
+function readToken(
+  answer: HttpAnswer,
+  what: string,
+  url: string,
+  sent: number,
+  secrets: string[],
+  thumbprint?: string
+): TokenResponse {
+  const json = parseJson(answer.body)
+  if (answer.status === 200 && json && typeof json.access_token === 'string' && json.access_token) {
+    const expiresIn = Number(json.expires_in ?? 3600)
+    return {
+      accessToken: json.access_token,
+      tokenType: typeof json.token_type === 'string' ? json.token_type : 'Bearer',
+      expiresIn,
+      expiresOn: new Date(sent + expiresIn * 1000)
+    }
+  }
+  const failure = describe(answer, json, secrets, thumbprint)
+  const message = `${what} to ${url} failed: ${failure.text}`
+  const transient =
+    answer.status === 429 ||
+    (answer.status >= 500 && answer.status <= 504) ||
+    json?.error === 'temporarily_unavailable'
+  if (transient) {
+    const retryAfter = parseRetryAfter(header(answer, 'retry-after'), sent)
+    const cause = `HTTP ${answer.status}${failure.code ? ` (AADSTS${failure.code})` : ''}`
+    throw new TransientError(message, cause, answer.status, retryAfter)
+  }
+  throw new TokenError(message, false, answer.status)
+}
+
+type Json = Record<string, unknown>
+
+function parseJson(body: string): Json | undefined {
+  try {
+    const value: unknown = JSON.parse(body)
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Json)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function header(answer: HttpAnswer, name: string): string | undefined {
+  const value = answer.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/** Hints for the usual causes, by AADSTS code (PROTOCOL.md §1); the text itself is only shown. */
+const HINTS: Record<string, string> = {
+  '700016':
+    "check 'client-id', and that 'tenant-id' is the tenant that holds the app registration.",
+  '90002':
+    "check 'tenant-id', and 'authority-host' for a sovereign cloud (login.microsoftonline.us, login.chinacloudapi.cn).",
+  '700027':
+    'upload this certificate (thumbprint {thumbprint}) to the app registration under Certificates & secrets, or use the certificate that is uploaded there; if it is uploaded, try algorithm: RS256.',
+  '700023':
+    "the assertion's audience is not the token endpoint: remove 'audience', or set it to the token endpoint URL.",
+  '700021':
+    "'client-id' must be the application (client) ID of the app registration that holds the certificate.",
+  '700024': "the assertion is outside its valid time range: the runner's clock is off.",
+  '70011':
+    "set 'scope' to one resource followed by /.default, e.g. https://graph.microsoft.com/.default.",
+  '1002012':
+    "set 'scope' to one resource followed by /.default, e.g. https://graph.microsoft.com/.default.",
+  '500011':
+    "the scope's resource is not in this tenant: check the resource URI in 'scope', or grant the app access to it in this tenant.",
+  '7000215':
+    'the app registration was sent a client secret; this action sends a certificate assertion: check that the certificate is uploaded to this app.',
+  '1000502':
+    'the certificate has expired or was revoked: create a new one and upload it to the app registration.',
+  '7000214':
+    'the certificate has expired or was revoked: create a new one and upload it to the app registration.',
+  '7000277':
+    'the certificate has expired or was revoked: create a new one and upload it to the app registration.',
+  '50196': 'the server is throttling requests: run less often, or try again later.',
+  '90055': 'the server is throttling requests: run less often, or try again later.'
+}
+
+/** Hints for standard OAuth 2.0 error codes (RFC 6749 §5.2) from servers other than Entra. */
+const OAUTH_HINTS: Record<string, string> = {
+  invalid_client:
+    "the server did not accept the client assertion: check 'client-id', that the certificate's public key is registered for the client, and 'audience'.",
+  invalid_scope: "check 'scope' against what the server allows this client.",
+  unauthorized_client: 'the client is not allowed the client_credentials grant on this server.',
+  invalid_grant: "the server refused the grant: check 'client-id' and 'audience'.",
+  unsupported_grant_type: 'the server does not support the client_credentials grant.'
+}
+
+/**
+ * Explains a failed answer in one line: status, error, AADSTS code and the first sentence of the
+ * description, trace and correlation IDs, and a hint. A non-JSON body (an HTML error page) is
+ * summarised as a short excerpt without tags.
+ */
+function describe(
+  answer: HttpAnswer,
+  json: Json | undefined,
+  secrets: string[],
+  thumbprint?: string
+): { text: string; code?: string } {
+  const parts = [`HTTP ${answer.status}`]
+  let code: string | undefined
+  if (json) {
+    const error = str(json.error)
+    const description = str(json.error_description) ?? str(json.message) ?? str(json.description)
+    const codes = Array.isArray(json.error_codes) ? json.error_codes : []
+    code = codes.length > 0 ? String(codes[0]) : /AADSTS(\d+)/.exec(description ?? '')?.[1]
+    if (error) parts[0] += ` ${error}`
+    if (description) {
+      const text = description.replace(/^AADSTS\d+:\s*/, '')
+      const sentence = /^.*?[.!?](?=\s|$)/.exec(text)?.[0] ?? text
+      parts.push(`${code ? `AADSTS${code}: ` : ''}${clip(sentence, 300)}`)
+    } else if (code) {
+      parts.push(`AADSTS${code}`)
+    } else if (!error) {
+      parts.push(`body: ${clip(JSON.stringify(json), 200)}`)
+    }
+    const hint = (code ? HINTS[code] : undefined) ?? (error ? OAUTH_HINTS[error] : undefined)
+    if (hint) parts.push(`Hint: ${hint.replace('{thumbprint}', thumbprint ?? 'unknown')}`)
+    const trace = str(json.trace_id)
+    const correlation = str(json.correlation_id)
+    if (trace) parts.push(`Trace ID: ${trace}`)
+    if (correlation) parts.push(`Correlation ID: ${correlation}`)
+  } else {
+    const excerpt = summarise(answer.body)
+    parts.push(excerpt ? `the body is not JSON: "${excerpt}"` : 'empty body')
+    if (answer.status >= 300 && answer.status < 400)
+      parts.push(
+        `Hint: the server redirects (to ${clip(header(answer, 'location') ?? 'nowhere', 120)}); give the final token endpoint URL.`
+      )
+  }
+  let text = `${parts.map((part) => part.replace(/[.\s]+$/, '')).join('. ')}.`
+  for (const secret of secrets) text = text.split(secret).join('***')
+  return { text, code }
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value ? value : undefined
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text
+}
+
+/** A short, tag-free excerpt of an HTML or text body. */
+function summarise(body: string): string {
+  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(body)?.[1]
+  const text = (title ?? body.slice(0, 20_000))
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  return clip(text, 120)
+}
