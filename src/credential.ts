@@ -34,6 +34,7 @@ interface Material {
 /** Days before expiry from which the action warns. */
 export const EXPIRY_WARNING_DAYS = 30
 const DAY_MS = 86_400_000
+const CLOCK_SKEW_MS = 5 * 60_000
 
 /**
  * Loads the private key and certificate chain from PEM text, a PEM file, or a PKCS#12/PFX (base64
@@ -280,7 +281,8 @@ export function checkCredential(
   const leaf = credential.chain[0]
   const from = new Date(leaf.validFrom)
   const to = new Date(leaf.validTo)
-  if (now < from) {
+  // A certificate made minutes ago on a machine whose clock runs ahead is still usable.
+  if (now.getTime() + CLOCK_SKEW_MS < from.getTime()) {
     throw new InputError(
       input,
       `The certificate in '${input}' is not valid yet: valid from ${iso(from)} to ${iso(to)}. Check the runner's clock, or use a certificate that is valid now.`

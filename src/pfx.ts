@@ -2,7 +2,8 @@
 // modern encryption (PBES2: PBKDF2 + AES-256-CBC, OpenSSL 3 and current Windows/Key Vault
 // exports) and the legacy one (3DES or RC2-40 with a SHA-1 MAC). This module is imported only when
 // a PFX is given, so PEM users never load it.
-import forge from 'node-forge'
+import forge from 'node-forge/lib/forge.js'
+import 'node-forge/lib/pkcs12.js'
 import { InputError } from './errors.js'
 
 /** What a PFX holds, as DER: PKCS#8 private keys and X.509 certificates, in file order. */

@@ -1,0 +1,336 @@
+import { describe, expect, it } from '@jest/globals'
+import { createHash, generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { checkCredential, loadCredential } from '../src/credential.js'
+import { InputError } from '../src/errors.js'
+import type { CertificateSource } from '../src/inputs.js'
+import { makeCert, makePfx } from './support/certs.js'
+
+const DAY = 86_400_000
+const rsa = makeCert()
+const other = makeCert()
+const ca = makeCert({ ca: true, commonName: 'Test CA' })
+const leaf = makeCert({ issuer: ca, commonName: 'leaf' })
+const pkcs1 = rsa.key.export({ type: 'pkcs1', format: 'pem' }).toString()
+const dir = mkdtempSync(join(tmpdir(), 'credential-'))
+
+const source = (fields: Partial<CertificateSource>): CertificateSource => ({
+  kind: 'certificate',
+  ...fields
+})
+
+async function loadError(fields: Partial<CertificateSource>): Promise<InputError> {
+  try {
+    await loadCredential(source(fields))
+  } catch (error) {
+    if (error instanceof InputError) return error
+    throw error
+  }
+  throw new Error('loadCredential did not fail')
+}
+
+/** Drops 40 characters from the middle of a PEM body. */
+const damage = (pem: string): string => pem.slice(0, 200) + pem.slice(240)
+
+/** The base64 lines of a PEM key: what must never appear in a message. */
+const keyLines = (pem: string): string[] =>
+  pem.split('\n').filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l))
+
+describe('loadCredential from PEM', () => {
+  it('reads a PKCS#8 key followed by its certificate and computes both thumbprints', async () => {
+    const credential = await loadCredential(source({ certificate: rsa.keyPem + rsa.certPem }))
+    expect(credential.chain.map((c) => c.fingerprint256)).toEqual([rsa.cert.fingerprint256])
+    expect(credential.x5tS256).toBe(createHash('sha256').update(rsa.cert.raw).digest('base64url'))
+    expect(credential.x5t).toBe(createHash('sha1').update(rsa.cert.raw).digest('base64url'))
+    expect(credential.privateKey.asymmetricKeyType).toBe('rsa')
+  })
+
+  it('reads a PKCS#1 key after the certificate', async () => {
+    const credential = await loadCredential(source({ certificate: rsa.certPem + pkcs1 }))
+    expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
+  })
+
+  it('puts the certificate that matches the key first, then the rest in order', async () => {
+    const credential = await loadCredential(
+      source({ certificate: ca.certPem + leaf.certPem + leaf.keyPem + other.certPem })
+    )
+    expect(credential.chain.map((c) => c.subject)).toEqual([
+      'CN=leaf',
+      'CN=Test CA',
+      other.cert.subject
+    ])
+  })
+
+  it.each([
+    ['CRLF line ends', (pem: string) => pem.replace(/\n/g, '\r\n')],
+    ['one line with literal \\n', (pem: string) => pem.replace(/\n/g, '\\n')],
+    ['indentation and blank lines', (pem: string) => `\n\n${pem.replace(/^/gm, '    ')}\n  \n`],
+    ['everything on one line with spaces', (pem: string) => pem.replace(/\n/g, ' ')]
+  ])('repairs %s', async (_, mangle) => {
+    const credential = await loadCredential(
+      source({ certificate: mangle(rsa.keyPem + rsa.certPem) })
+    )
+    expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
+  })
+
+  it('takes the key from private-key when certificate holds only the certificate', async () => {
+    const credential = await loadCredential(source({ certificate: rsa.certPem, privateKey: pkcs1 }))
+    expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
+  })
+
+  it('decrypts an encrypted PKCS#8 key with the password', async () => {
+    const encrypted = rsa.key
+      .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pa55word' })
+      .toString()
+    expect(encrypted).toContain('ENCRYPTED PRIVATE KEY')
+    const credential = await loadCredential(
+      source({ certificate: encrypted + rsa.certPem, password: 'pa55word' })
+    )
+    expect(credential.privateKey.asymmetricKeyType).toBe('rsa')
+  })
+
+  it('decrypts a legacy encrypted PKCS#1 key (Proc-Type/DEK-Info), even flattened to one line', async () => {
+    const encrypted = rsa.key
+      .export({ type: 'pkcs1', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'pa55word' })
+      .toString()
+    expect(encrypted).toContain('Proc-Type: 4,ENCRYPTED')
+    const credential = await loadCredential(
+      source({ certificate: (encrypted + rsa.certPem).replace(/\n/g, '\\n'), password: 'pa55word' })
+    )
+    expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
+  })
+
+  it('asks for certificate-password when the key is encrypted', async () => {
+    const encrypted = rsa.key
+      .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pa55word' })
+      .toString()
+    const error = await loadError({ certificate: encrypted + rsa.certPem })
+    expect(error.input).toBe('certificate-password')
+    expect(error.message).toBe(
+      "The private key in 'certificate' is encrypted: set 'certificate-password' to its passphrase."
+    )
+  })
+
+  it('says the password is wrong, without quoting it', async () => {
+    const encrypted = rsa.key
+      .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pa55word' })
+      .toString()
+    const error = await loadError({
+      certificate: encrypted + rsa.certPem,
+      password: 'wrong-password'
+    })
+    expect(error.message).toBe(
+      "The private key in 'certificate' could not be decrypted: 'certificate-password' is wrong."
+    )
+  })
+
+  it('refuses a key that does not match the certificate', async () => {
+    const error = await loadError({ certificate: rsa.keyPem + other.certPem })
+    expect(error.message).toBe(
+      "The private key does not match the certificate in 'certificate' (no certificate there has the key's public key): give the key and the certificate of the same pair."
+    )
+  })
+
+  it('explains that the thumbprint comes from the certificate when only a key is given', async () => {
+    const error = await loadError({ certificate: rsa.keyPem })
+    expect(error.message).toBe(
+      "Input 'certificate' holds a private key but no certificate: add the certificate (-----BEGIN CERTIFICATE-----). The thumbprint the server uses to find your key comes from the certificate."
+    )
+  })
+
+  it('asks for the key when only certificates are given', async () => {
+    const error = await loadError({ certificate: rsa.certPem })
+    expect(error.message).toMatch(/^Input 'certificate' holds no private key: /)
+  })
+
+  it('refuses two private keys', async () => {
+    const error = await loadError({ certificate: rsa.keyPem + other.keyPem + rsa.certPem })
+    expect(error.message).toBe(
+      'The inputs hold 2 private keys: keep only the one that belongs to the certificate.'
+    )
+  })
+
+  it('says a truncated PEM is truncated, without quoting it', async () => {
+    const truncated = rsa.keyPem + rsa.certPem.slice(0, 200)
+    const error = await loadError({ certificate: truncated })
+    expect(error.message).toBe(
+      "Input 'certificate' holds a PEM block without its matching -----END ...----- line: the text is truncated. Paste the whole file."
+    )
+  })
+
+  it('refuses a damaged certificate and a damaged key without quoting them', async () => {
+    const badCert = damage(rsa.certPem)
+    expect((await loadError({ certificate: rsa.keyPem + badCert })).message).toBe(
+      "Input 'certificate' holds a CERTIFICATE block that is not a valid X.509 certificate (truncated or damaged)."
+    )
+    const badKey = damage(rsa.keyPem)
+    const error = await loadError({ certificate: badKey + rsa.certPem })
+    expect(error.message).toBe(
+      "Input 'certificate' holds a PRIVATE KEY block that is not a valid private key (truncated or damaged)."
+    )
+    for (const line of keyLines(rsa.keyPem)) expect(error.message).not.toContain(line)
+  })
+
+  it('refuses text that is neither PEM nor a PFX', async () => {
+    const error = await loadError({ certificate: 'this is not a certificate' })
+    expect(error.message).toBe(
+      "Input 'certificate' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file."
+    )
+  })
+
+  it('reads a PEM file and names a missing one with its path', async () => {
+    const path = join(dir, 'both.pem')
+    writeFileSync(path, rsa.certPem + rsa.keyPem)
+    expect((await loadCredential(source({ certificateFile: path }))).chain).toHaveLength(1)
+    const error = await loadError({ certificateFile: join(dir, 'missing.pem') })
+    expect(error.input).toBe('certificate-file')
+    expect(error.message).toBe(
+      `Input 'certificate-file': ${join(dir, 'missing.pem')} does not exist. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
+    )
+  })
+})
+
+describe('loadCredential from PKCS#12', () => {
+  it.each([
+    ['modern, with a password', { password: 'pfx-pass' }],
+    ['legacy (3DES/RC2-40), with a password', { password: 'pfx-pass', legacy: true }],
+    ['modern, without a password', {}],
+    ['legacy, without a password', { legacy: true }]
+  ])(
+    'reads a %s PFX given as base64',
+    async (_, options: { password?: string; legacy?: boolean }) => {
+      const pfx = makePfx(rsa, options)
+      const credential = await loadCredential(
+        source({ certificate: pfx.toString('base64'), password: options.password })
+      )
+      expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
+      expect(credential.x5t).toBe(createHash('sha1').update(rsa.cert.raw).digest('base64url'))
+    }
+  )
+
+  it('reads a binary PFX file with a chain, leaf first', async () => {
+    const path = join(dir, 'chain.pfx')
+    writeFileSync(path, makePfx(leaf, { password: 'p', chain: [ca] }))
+    const credential = await loadCredential(source({ certificateFile: path, password: 'p' }))
+    expect(credential.chain.map((c) => c.subject)).toEqual(['CN=leaf', 'CN=Test CA'])
+  })
+
+  it('reads a PFX holding an EC key', async () => {
+    const ec = makeCert({ curve: 'P-256' })
+    const credential = await loadCredential(
+      source({ certificate: makePfx(ec, { password: 'p' }).toString('base64'), password: 'p' })
+    )
+    expect(credential.privateKey.asymmetricKeyType).toBe('ec')
+    expect(credential.chain[0].fingerprint256).toBe(ec.cert.fingerprint256)
+  })
+
+  it('asks for the password of a protected PFX', async () => {
+    const error = await loadError({
+      certificate: makePfx(rsa, { password: 'pfx-pass' }).toString('base64')
+    })
+    expect(error.input).toBe('certificate-password')
+    expect(error.message).toBe(
+      "The PFX in 'certificate' is protected by a password: set 'certificate-password'."
+    )
+  })
+
+  it('says the PFX password is wrong', async () => {
+    const error = await loadError({
+      certificate: makePfx(rsa, { password: 'pfx-pass' }).toString('base64'),
+      password: 'nope-nope'
+    })
+    expect(error.message).toBe(
+      "The PFX in 'certificate' could not be opened: 'certificate-password' is wrong."
+    )
+  })
+
+  it('refuses base64 that is not a PFX', async () => {
+    const error = await loadError({ certificate: Buffer.alloc(200, 7).toString('base64') })
+    expect(error.message).toMatch(/^Input 'certificate' is (neither PEM|not a PKCS#12\/PFX file)/)
+  })
+})
+
+describe('checkCredential', () => {
+  const now = new Date()
+  const options = { algorithm: 'PS256' as const, entra: true, input: 'certificate', now }
+  const load = (cert: { keyPem: string; certPem: string }) =>
+    loadCredential(source({ certificate: cert.keyPem + cert.certPem }))
+
+  it('passes a valid RSA 2048 certificate without warnings', async () => {
+    expect(checkCredential(await load(rsa), options)).toEqual([])
+  })
+
+  it('refuses an expired certificate and says the dates', async () => {
+    const expired = makeCert({
+      notBefore: new Date('2024-01-01T00:00:00Z'),
+      notAfter: new Date('2025-01-01T00:00:00Z')
+    })
+    expect(() => checkCredential(credentialSync(expired), options)).toThrow(
+      "The certificate in 'certificate' expired on 2025-01-01T00:00:00Z (valid from 2024-01-01T00:00:00Z): create a new one, upload it to the app registration, and update the secret."
+    )
+  })
+
+  it('refuses a certificate that is not valid yet', async () => {
+    const future = makeCert({
+      notBefore: new Date(now.getTime() + 2 * DAY),
+      notAfter: new Date(now.getTime() + 400 * DAY)
+    })
+    expect(() => checkCredential(credentialSync(future), options)).toThrow(
+      /^The certificate in 'certificate' is not valid yet: valid from /
+    )
+  })
+
+  it('warns with the days left when the certificate expires within 30 days', async () => {
+    const soon = makeCert({ notAfter: new Date(now.getTime() + 10 * DAY + 3_600_000) })
+    const warnings = checkCredential(await load(soon), options)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^The certificate in 'certificate' expires in 10 days \(/)
+  })
+
+  it('refuses an RSA key shorter than 2048 bits', async () => {
+    const short = makeCert({ bits: 1024 })
+    expect(() => checkCredential(credentialSync(short), options)).toThrow(
+      "The RSA key in 'certificate' has 1024 bits; at least 2048 are required. Create a new certificate with a 2048-bit (or longer) key."
+    )
+  })
+
+  it('refuses an EC key against Entra', async () => {
+    const ec = makeCert({ curve: 'P-256' })
+    expect(() => checkCredential(credentialSync(ec), options)).toThrow(
+      /^The key in 'certificate' is an EC key; Microsoft Entra ID accepts RSA certificates only/
+    )
+  })
+
+  it('matches the EC curve to the algorithm on other servers', async () => {
+    const ec = makeCert({ curve: 'P-384' })
+    const generic = { ...options, entra: false }
+    expect(checkCredential(credentialSync(ec), { ...generic, algorithm: 'ES384' })).toEqual([])
+    expect(() => checkCredential(credentialSync(ec), generic)).toThrow(
+      "Input 'algorithm' is PS256, but the key in 'certificate' is an EC P-384 key: set algorithm: ES384."
+    )
+    expect(() => checkCredential(credentialSync(rsa), { ...generic, algorithm: 'ES256' })).toThrow(
+      /^Input 'algorithm' is ES256, which needs an EC key/
+    )
+  })
+
+  it('refuses key types other than RSA and EC', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519')
+    const credential = { ...credentialSync(rsa), privateKey }
+    expect(() => checkCredential(credential, options)).toThrow(
+      /^The key in 'certificate' is ed25519; use an RSA key/
+    )
+  })
+})
+
+// checkCredential needs only the chain and the key; build them without the async loader.
+import { X509Certificate, createPrivateKey } from 'node:crypto'
+function credentialSync(cert: { keyPem: string; certPem: string }) {
+  return {
+    privateKey: createPrivateKey(cert.keyPem),
+    chain: [new X509Certificate(cert.certPem)],
+    x5t: '',
+    x5tS256: ''
+  }
+}

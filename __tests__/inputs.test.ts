@@ -1,0 +1,243 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { InputError } from '../src/errors.js'
+import { readSettings } from '../src/inputs.js'
+
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47'
+const CLIENT = '11111111-2222-3333-4444-555555555555'
+
+function setInputs(inputs: Record<string, string>): void {
+  for (const [name, value] of Object.entries(inputs))
+    process.env[`INPUT_${name.toUpperCase()}`] = value
+}
+
+/** The error readSettings throws, so a test can assert its input and its exact text. */
+function failure(): InputError {
+  try {
+    readSettings()
+  } catch (error) {
+    if (error instanceof InputError) return error
+    throw error
+  }
+  throw new Error('readSettings did not throw')
+}
+
+describe('readSettings', () => {
+  beforeEach(() => {
+    for (const name of Object.keys(process.env))
+      if (name.startsWith('INPUT_')) delete process.env[name]
+    setInputs({
+      'client-id': CLIENT,
+      'tenant-id': TENANT,
+      scope: 'https://graph.microsoft.com/.default',
+      certificate: 'x'
+    })
+  })
+  afterEach(() => {
+    for (const name of Object.keys(process.env))
+      if (name.startsWith('INPUT_')) delete process.env[name]
+  })
+
+  it('builds the Entra token endpoint from the default authority host and the tenant', () => {
+    const settings = readSettings()
+    expect(settings.tokenEndpoint).toBe(
+      `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`
+    )
+    expect(settings.audience).toBe(settings.tokenEndpoint)
+    expect(settings.entra).toBe(true)
+    expect(settings.algorithm).toBe('PS256')
+    expect(settings.sendX5c).toBe(false)
+  })
+
+  it('uses another cloud from authority-host, with or without a trailing slash', () => {
+    setInputs({ 'authority-host': 'https://login.microsoftonline.us/' })
+    expect(readSettings().tokenEndpoint).toBe(
+      `https://login.microsoftonline.us/${TENANT}/oauth2/v2.0/token`
+    )
+  })
+
+  it('accepts a verified domain as the tenant', () => {
+    setInputs({ 'tenant-id': 'contoso.onmicrosoft.com' })
+    expect(readSettings().tokenEndpoint).toBe(
+      'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token'
+    )
+  })
+
+  it.each(['../x', 'a/b', 'x?y', 'contoso', 'a b.com', '%2e%2e.com'])(
+    'refuses the tenant %p, which would reach the URL path',
+    (tenant) => {
+      setInputs({ 'tenant-id': tenant })
+      const error = failure()
+      expect(error.input).toBe('tenant-id')
+      expect(error.message).toBe(
+        `Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got '${tenant}'.`
+      )
+    }
+  )
+
+  it('refuses common, which does not work for client credentials', () => {
+    setInputs({ 'tenant-id': 'common' })
+    expect(failure().message).toMatch(
+      /^Input 'tenant-id' is 'common', which the client credentials flow does not accept/
+    )
+  })
+
+  it('requires tenant-id for Entra and says the alternative', () => {
+    delete process.env['INPUT_TENANT-ID']
+    expect(failure().message).toBe(
+      "Input 'tenant-id' is required for Microsoft Entra ID: set the directory (tenant) ID, or set 'token-endpoint' for another OAuth 2.0 server."
+    )
+  })
+
+  it.each(['client-id', 'scope'])('requires %s', (name) => {
+    delete process.env[`INPUT_${name.toUpperCase()}`]
+    const error = failure()
+    expect(error.input).toBe(name)
+    expect(error.message).toBe(`Input '${name}' is required: set it in the step's 'with:' block.`)
+  })
+
+  it('shows the fix when the Entra scope lacks /.default', () => {
+    setInputs({ scope: 'https://graph.microsoft.com/User.Read' })
+    expect(failure().message).toBe(
+      "Input 'scope' must be a resource followed by /.default for Microsoft Entra ID, e.g. 'https://graph.microsoft.com/.default' (app-only tokens carry the application permissions granted to the app); got 'https://graph.microsoft.com/User.Read'."
+    )
+  })
+
+  it('refuses several Entra scopes in one request', () => {
+    setInputs({ scope: 'https://graph.microsoft.com/.default https://vault.azure.net/.default' })
+    expect(failure().message).toMatch(
+      /^Input 'scope' must name exactly one resource for Microsoft Entra ID .*got 2 scopes/
+    )
+  })
+
+  it('passes any scope and skips the tenant with token-endpoint', () => {
+    delete process.env['INPUT_TENANT-ID']
+    setInputs({
+      'token-endpoint': 'https://idp.example.com/oauth/token',
+      scope: 'profile-search read'
+    })
+    const settings = readSettings()
+    expect(settings).toMatchObject({
+      entra: false,
+      tenantId: undefined,
+      scope: 'profile-search read',
+      tokenEndpoint: 'https://idp.example.com/oauth/token',
+      audience: 'https://idp.example.com/oauth/token'
+    })
+  })
+
+  it('takes the audience override', () => {
+    setInputs({
+      'token-endpoint': 'https://idp.example.com/oauth/token',
+      audience: 'https://idp.example.com'
+    })
+    expect(readSettings().audience).toBe('https://idp.example.com')
+  })
+
+  it.each([
+    ['token-endpoint', 'http://idp.example.com/token'],
+    ['authority-host', 'http://login.microsoftonline.com'],
+    ['exchange-url', 'http://api.partnercenter.microsoft.com/generatetoken']
+  ])('refuses plain http for %s on a non-loopback host', (name, url) => {
+    setInputs({ [name]: url })
+    const error = failure()
+    expect(error.input).toBe(name)
+    expect(error.message).toBe(
+      `Input '${name}' must use https:// (plain http:// is allowed only for loopback hosts such as 127.0.0.1); got '${url}'.`
+    )
+  })
+
+  it.each(['http://127.0.0.1:8080/token', 'http://localhost:1/t', 'http://[::1]:9/t'])(
+    'allows plain http on loopback: %s',
+    (url) => {
+      setInputs({ 'token-endpoint': url })
+      expect(readSettings().tokenEndpoint).toBe(new URL(url).href)
+    }
+  )
+
+  it('refuses a URL that is not one', () => {
+    setInputs({ 'token-endpoint': 'idp.example.com/token' })
+    expect(failure().message).toBe(
+      "Input 'token-endpoint' must be an absolute https:// URL; got 'idp.example.com/token'."
+    )
+  })
+
+  it('refuses an unknown algorithm and lists the supported ones', () => {
+    setInputs({ algorithm: 'HS256' })
+    expect(failure().message).toBe(
+      "Input 'algorithm' must be one of PS256, RS256, ES256, ES384; got 'HS256'."
+    )
+  })
+
+  it('refuses EC algorithms against Entra', () => {
+    setInputs({ algorithm: 'ES256' })
+    expect(failure().message).toMatch(
+      /^Input 'algorithm' is ES256, but Microsoft Entra ID accepts RSA certificates only/
+    )
+  })
+
+  it('accepts ES384 for another server, in any case', () => {
+    setInputs({ 'token-endpoint': 'https://idp.example.com/token', algorithm: 'es384' })
+    expect(readSettings().algorithm).toBe('ES384')
+  })
+
+  it('reads send-x5c as a YAML boolean and names it when it is not one', () => {
+    setInputs({ 'send-x5c': 'True' })
+    expect(readSettings().sendX5c).toBe(true)
+    setInputs({ 'send-x5c': 'yes' })
+    expect(failure().message).toBe("Input 'send-x5c' must be true or false; got 'yes'.")
+  })
+
+  it('refuses certificate and certificate-file together', () => {
+    setInputs({ 'certificate-file': 'cert.pem' })
+    expect(failure().message).toBe(
+      "Inputs 'certificate' and 'certificate-file' are both set: keep one of them."
+    )
+  })
+
+  it('resolves a relative certificate-file against the workspace', () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'certificate-file': 'secrets/cert.pfx' })
+    const settings = readSettings({ GITHUB_WORKSPACE: '/home/runner/work/repo' })
+    expect(settings.credential).toMatchObject({
+      kind: 'certificate',
+      certificateFile: '/home/runner/work/repo/secrets/cert.pfx'
+    })
+  })
+
+  it('keeps an absolute certificate-file as it is', () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'certificate-file': '/etc/cert.pem' })
+    expect(readSettings({ GITHUB_WORKSPACE: '/w' }).credential).toMatchObject({
+      certificateFile: '/etc/cert.pem'
+    })
+  })
+
+  it('explains a private key given without a certificate', () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'private-key': '-----BEGIN PRIVATE KEY-----' })
+    expect(failure().message).toMatch(
+      /^Input 'private-key' is set but there is no certificate: .*the thumbprint the server matches comes from the certificate\.$/
+    )
+  })
+
+  it('falls back to GitHub OIDC federation without any certificate input', () => {
+    delete process.env.INPUT_CERTIFICATE
+    expect(readSettings().credential).toEqual({
+      kind: 'oidc',
+      audience: 'api://AzureADTokenExchange'
+    })
+    setInputs({ 'oidc-audience': 'api://custom' })
+    expect(readSettings().credential).toEqual({ kind: 'oidc', audience: 'api://custom' })
+  })
+
+  it('accepts a valid export-variable and refuses an invalid or reserved one', () => {
+    setInputs({ 'export-variable': 'GRAPH_TOKEN' })
+    expect(readSettings().exportVariable).toBe('GRAPH_TOKEN')
+    setInputs({ 'export-variable': 'GRAPH-TOKEN' })
+    expect(failure().message).toMatch(
+      /^Input 'export-variable' must be an environment variable name/
+    )
+    setInputs({ 'export-variable': 'GITHUB_TOKEN' })
+    expect(failure().message).toMatch(/^Input 'export-variable' must not start with GITHUB_/)
+  })
+})

@@ -1,0 +1,135 @@
+import { describe, expect, it } from '@jest/globals'
+import { TokenError } from '../src/errors.js'
+import {
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  TransientError,
+  withRetries,
+  type RetryDeps
+} from '../src/retry.js'
+
+/** A fake clock: sleeping advances it; nothing really waits. */
+function fakeDeps(overrides: Partial<RetryDeps> = {}) {
+  let time = 0
+  const log: string[] = []
+  const slept: number[] = []
+  const deps: RetryDeps = {
+    policy: DEFAULT_RETRY_POLICY,
+    now: () => time,
+    random: () => 0.5,
+    sleep: async (ms) => {
+      slept.push(ms)
+      time += ms
+    },
+    log: (line) => log.push(line),
+    ...overrides
+  }
+  return { deps, log, slept, advance: (ms: number) => (time += ms) }
+}
+
+const transient = (cause: string, retryAfterMs?: number) =>
+  new TransientError(`Token request failed: ${cause}.`, cause, 503, retryAfterMs)
+
+describe('withRetries', () => {
+  it('returns the first success without waiting', async () => {
+    const { deps, slept } = fakeDeps()
+    await expect(withRetries(async () => 'token', deps)).resolves.toBe('token')
+    expect(slept).toEqual([])
+  })
+
+  it('retries transient failures with exponential backoff and logs each retry', async () => {
+    const { deps, log, slept } = fakeDeps()
+    let calls = 0
+    const result = await withRetries(async () => {
+      if (++calls < 3) throw transient('HTTP 503')
+      return 'token'
+    }, deps)
+    expect(result).toBe('token')
+    // base 1 s doubled, jitter factor 0.75 with random() = 0.5
+    expect(slept).toEqual([750, 1500])
+    expect(log).toEqual([
+      'Attempt 1 of 4 failed: HTTP 503; retrying in 0.8 s.',
+      'Attempt 2 of 4 failed: HTTP 503; retrying in 1.5 s.'
+    ])
+  })
+
+  it('honours Retry-After, capped at the longest wait', async () => {
+    const { deps, slept } = fakeDeps()
+    let calls = 0
+    await withRetries(async () => {
+      calls++
+      if (calls === 1) throw transient('HTTP 429', 3000)
+      if (calls === 2) throw transient('HTTP 429', 600_000)
+      return 'ok'
+    }, deps)
+    expect(slept).toEqual([3000, 20_000])
+  })
+
+  it('stops after 4 attempts with the last cause', async () => {
+    const { deps } = fakeDeps()
+    let calls = 0
+    const failure = withRetries(async () => {
+      calls++
+      throw transient('HTTP 500')
+    }, deps)
+    await expect(failure).rejects.toThrow(
+      'Token request failed: HTTP 500. (gave up after 4 attempts)'
+    )
+    expect(calls).toBe(4)
+  })
+
+  it('stops when the next wait would pass the total time', async () => {
+    const { deps } = fakeDeps()
+    let calls = 0
+    const failure = withRetries(
+      async () => {
+        calls++
+        throw transient('HTTP 429', 45_000)
+      },
+      { ...deps, policy: { ...DEFAULT_RETRY_POLICY, maxDelayMs: 50_000 } }
+    )
+    await expect(failure).rejects.toThrow('(gave up after 60 s)')
+    expect(calls).toBe(2)
+  })
+
+  it('gives each attempt at most the time that is left', async () => {
+    const { deps, advance } = fakeDeps()
+    const timeouts: number[] = []
+    await expect(
+      withRetries(async (timeoutMs) => {
+        timeouts.push(timeoutMs)
+        advance(timeoutMs)
+        throw transient('no answer')
+      }, deps)
+    ).rejects.toThrow(TokenError)
+    expect(timeouts[0]).toBe(15_000)
+    expect(timeouts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(60_000)
+  })
+
+  it('never retries a permanent error', async () => {
+    const { deps, slept } = fakeDeps()
+    let calls = 0
+    const permanent = new TokenError('HTTP 401 invalid_client', false, 401)
+    await expect(
+      withRetries(async () => {
+        calls++
+        throw permanent
+      }, deps)
+    ).rejects.toBe(permanent)
+    expect(calls).toBe(1)
+    expect(slept).toEqual([])
+  })
+})
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2026-11-22T10:00:00Z')
+  it('reads delay seconds', () => expect(parseRetryAfter('7', now)).toBe(7000))
+  it('reads an HTTP date', () =>
+    expect(parseRetryAfter('Sun, 22 Nov 2026 10:00:05 GMT', now)).toBe(5000))
+  it('treats a past date as no wait', () =>
+    expect(parseRetryAfter('Sun, 22 Nov 2026 09:00:00 GMT', now)).toBe(0))
+  it('ignores what it cannot read', () => {
+    expect(parseRetryAfter('soon', now)).toBeUndefined()
+    expect(parseRetryAfter(undefined, now)).toBeUndefined()
+  })
+})
