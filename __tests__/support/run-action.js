@@ -9,41 +9,35 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const ACTION = join(ROOT, 'dist', 'index.js')
 
-/** What one run of the action left behind. */
-export interface ActionRun {
-  code: number | null
-  stdout: string
-  stderr: string
-  /** Step outputs from the GITHUB_OUTPUT file. */
-  outputs: Record<string, string>
-  /** Variables exported through the GITHUB_ENV file. */
-  exported: Record<string, string>
-  /** The job summary Markdown (GITHUB_STEP_SUMMARY). */
-  summary: string
-  /** Values the step asked the runner to mask (`::add-mask::`). */
-  masked: string[]
-  /** The log as the runner would show it: commands consumed, masked values replaced by ***. */
-  log: string
-  /** `::error::` messages, unescaped. */
-  errors: string[]
-  /** `::warning::` messages, unescaped. */
-  warnings: string[]
-}
+/**
+ * What one run of the action left behind.
+ * @typedef {object} ActionRun
+ * @property {number | null} code exit code
+ * @property {string} stdout
+ * @property {string} stderr
+ * @property {Record<string, string>} outputs step outputs from the GITHUB_OUTPUT file
+ * @property {Record<string, string>} exported variables exported through the GITHUB_ENV file
+ * @property {string} summary the job summary Markdown (GITHUB_STEP_SUMMARY)
+ * @property {string[]} masked values the step asked the runner to mask (`::add-mask::`)
+ * @property {string} log the log as the runner would show it: commands consumed, masked values replaced by ***
+ * @property {string[]} errors `::error::` messages, unescaped
+ * @property {string[]} warnings `::warning::` messages, unescaped
+ */
 
-export interface RunOptions {
-  /** Extra environment, e.g. NODE_EXTRA_CA_CERTS, HTTPS_PROXY. */
-  env?: Record<string, string | undefined>
-  /** GITHUB_WORKSPACE (default: a fresh temporary folder). */
-  workspace?: string
-  /** Kill the action after this long (default 120 s). */
-  timeoutMs?: number
-}
+/**
+ * @typedef {object} RunOptions
+ * @property {Record<string, string | undefined>} [env] extra environment, e.g. NODE_EXTRA_CA_CERTS, HTTPS_PROXY
+ * @property {string} [workspace] GITHUB_WORKSPACE (default: a fresh temporary folder)
+ * @property {number} [timeoutMs] kill the action after this long (default 120 s)
+ */
 
-/** Runs the action with `inputs` (names as in action.yml; defaults from action.yml are not applied). */
-export async function runAction(
-  inputs: Record<string, string>,
-  options: RunOptions = {}
-): Promise<ActionRun> {
+/**
+ * Runs the action with `inputs` (names as in action.yml; defaults from action.yml are not applied).
+ * @param {Record<string, string>} inputs
+ * @param {RunOptions} [options]
+ * @returns {Promise<ActionRun>}
+ */
+export async function runAction(inputs, options = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'run-'))
   const files = {
     GITHUB_OUTPUT: 'output',
@@ -51,7 +45,8 @@ export async function runAction(
     GITHUB_STEP_SUMMARY: 'summary',
     GITHUB_STATE: 'state'
   }
-  const env: Record<string, string | undefined> = {
+  /** @type {Record<string, string | undefined>} */
+  const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     GITHUB_WORKSPACE: options.workspace ?? dir,
@@ -83,15 +78,17 @@ export async function runAction(
   }
 }
 
-/** Runs node with a clean environment and returns what it printed. */
-export function spawnNode(
-  args: string[],
-  env: Record<string, string | undefined>,
-  timeoutMs: number
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs node with a clean environment and returns what it printed.
+ * @param {string[]} args
+ * @param {Record<string, string | undefined>} env
+ * @param {number} timeoutMs
+ * @returns {Promise<{ code: number | null, stdout: string, stderr: string }>}
+ */
+export function spawnNode(args, env, timeoutMs) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
-      env: env as NodeJS.ProcessEnv,
+      env: /** @type {NodeJS.ProcessEnv} */ (env),
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let stdout = ''
@@ -108,13 +105,19 @@ export function spawnNode(
 }
 
 /** Parses `name<<delimiter` blocks as `core.setOutput`/`core.exportVariable` write them. */
-export function parseFileCommand(text: string): Record<string, string> {
-  const result: Record<string, string> = {}
+/**
+ * @param {string} text
+ * @returns {Record<string, string>}
+ */
+export function parseFileCommand(text) {
+  /** @type {Record<string, string>} */
+  const result = {}
   const lines = text.split('\n')
   for (let i = 0; i < lines.length; i++) {
     const m = /^([^<]+)<<(.+)$/.exec(lines[i])
     if (!m) continue
-    const value: string[] = []
+    /** @type {string[]} */
+    const value = []
     while (++i < lines.length && lines[i] !== m[2]) value.push(lines[i])
     result[m[1]] = value.join('\n')
   }
@@ -122,7 +125,12 @@ export function parseFileCommand(text: string): Record<string, string> {
 }
 
 /** The log as the runner shows it: workflow commands consumed, masked values hidden. */
-export function runnerLog(printed: string, masked: string[]): string {
+/**
+ * @param {string} printed
+ * @param {string[]} masked
+ * @returns {string}
+ */
+export function runnerLog(printed, masked) {
   const secrets = [...masked].filter(Boolean).sort((a, b) => b.length - a.length)
   return printed
     .split('\n')
@@ -132,7 +140,8 @@ export function runnerLog(printed: string, masked: string[]): string {
 }
 
 /** Undoes the escaping of workflow command data (%25, %0D, %0A). */
-function unescape(text: string): string {
+/** @param {string} text */
+function unescape(text) {
   return text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
 }
 
@@ -141,13 +150,20 @@ function unescape(text: string): string {
  * the exported variables; an empty list when nowhere. Secrets shorter than 8 characters are skipped
  * (they would match by chance).
  */
-export function findLeaks(run: ActionRun, secrets: string[]): string[] {
+/**
+ * @param {ActionRun} run
+ * @param {string[]} secrets
+ * @returns {string[]}
+ */
+export function findLeaks(run, secrets) {
   const printed = (run.stdout + run.stderr)
     .split('\n')
     .filter((line) => !line.startsWith('::add-mask::'))
     .join('\n')
-  const places: Record<string, string> = { printed, summary: run.summary }
-  const leaks: string[] = []
+  /** @type {Record<string, string>} */
+  const places = { printed, summary: run.summary }
+  /** @type {string[]} */
+  const leaks = []
   for (const secret of secrets.filter((s) => s.length >= 8)) {
     for (const [place, text] of Object.entries(places)) {
       if (text.includes(secret)) leaks.push(`${place} contains ${secret.slice(0, 12)}...`)
@@ -157,7 +173,12 @@ export function findLeaks(run: ActionRun, secrets: string[]): string[] {
 }
 
 /** Writes a file into a folder and returns its path. */
-export function writeTemp(dir: string, name: string, content: string | Buffer): string {
+/**
+ * @param {string} dir
+ * @param {string} name
+ * @param {string | Buffer} content
+ */
+export function writeTemp(dir, name, content) {
   const path = join(dir, name)
   writeFileSync(path, content)
   return path
