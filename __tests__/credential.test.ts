@@ -52,15 +52,16 @@ describe('loadCredential from PEM', () => {
     expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
   })
 
-  it('puts the certificate that matches the key first, then the rest in order', async () => {
+  it('orders the chain from the leaf up, whatever the order given, and leaves out strangers', async () => {
+    const root = makeCert({ ca: true, commonName: 'Root' })
+    const intermediate = makeCert({ ca: true, commonName: 'Intermediate', issuer: root })
+    const end = makeCert({ commonName: 'end', issuer: intermediate })
     const credential = await loadCredential(
-      source({ certificate: ca.certPem + leaf.certPem + leaf.keyPem + other.certPem })
+      source({
+        certificate: root.certPem + other.certPem + end.certPem + end.keyPem + intermediate.certPem
+      })
     )
-    expect(credential.chain.map((c) => c.subject)).toEqual([
-      'CN=leaf',
-      'CN=Test CA',
-      other.cert.subject
-    ])
+    expect(credential.chain.map((c) => c.subject)).toEqual(['CN=end', 'CN=Intermediate', 'CN=Root'])
   })
 
   it.each([

@@ -23,7 +23,9 @@ const result = await build({
   chunkNames: '[name]-[hash]',
   alias: { undici: './scripts/stubs/undici.js' },
   // CommonJS dependencies (tunnel, node-forge) call require() for Node's built-in modules.
-  banner: { js: "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);" },
+  banner: {
+    js: "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);"
+  },
   metafile: true,
   logLevel: 'warning'
 })
@@ -40,11 +42,18 @@ for (const output of Object.values(result.metafile.outputs)) {
 }
 const notices = [...packages].sort().map(([name, dir]) => {
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
-  const file = ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'license'].map((f) => join(dir, f)).find(existsSync)
-  const text = file ? readFileSync(file, 'utf8').trim() : `${manifest.license} (no license file shipped)`
+  const file = ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'license']
+    .map((f) => join(dir, f))
+    .find(existsSync)
+  const text = file
+    ? readFileSync(file, 'utf8').trim()
+    : `${manifest.license} (no license file shipped)`
   return `${name}@${manifest.version}\n${manifest.license}\n\n${text}\n`
 })
-writeFileSync(join(dist, 'licenses.txt'), notices.join('\n----------------------------------------\n\n'))
+writeFileSync(
+  join(dist, 'licenses.txt'),
+  notices.join('\n----------------------------------------\n\n')
+)
 
 for (const [file, output] of Object.entries(result.metafile.outputs)) {
   console.log(`${String(output.bytes).padStart(8)}  ${file}`)

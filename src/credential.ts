@@ -6,7 +6,7 @@ import type { Algorithm, CertificateSource } from './inputs.js'
 /** The signing key and the certificate chain it belongs to. */
 export interface Credential {
   privateKey: KeyObject
-  /** The certificate whose public key matches the private key, then the others in the order given. */
+  /** The certificate whose public key matches the private key, then its issuers up the chain. */
   chain: X509Certificate[]
   /** base64url SHA-1 of the leaf's DER: the assertion's `x5t` (RS256). */
   x5t: string
@@ -258,12 +258,27 @@ function assemble(material: Material): Credential {
       `The private key does not match the certificate in '${where}' (no certificate there has the key's public key): give the key and the certificate of the same pair.`
     )
   }
-  const chain = [certificates[leaf], ...certificates.filter((_, i) => i !== leaf)]
+  const chain = orderChain(certificates[leaf], certificates)
   return {
     privateKey,
     chain,
     x5t: createHash('sha1').update(chain[0].raw).digest('base64url'),
     x5tS256: createHash('sha256').update(chain[0].raw).digest('base64url')
+  }
+}
+
+/**
+ * The leaf, then its issuer, that one's issuer and so on, whatever order they were given in
+ * (`x5c` must list each certificate before the one that issued it, RFC 7515 §4.1.6).
+ * Certificates that are not part of the leaf's chain are left out.
+ */
+function orderChain(leaf: X509Certificate, certificates: X509Certificate[]): X509Certificate[] {
+  const chain = [leaf]
+  for (let current = leaf; ;) {
+    const issuer = certificates.find((c) => !chain.includes(c) && current.checkIssued(c))
+    if (!issuer) return chain
+    chain.push(issuer)
+    current = issuer
   }
 }
 

@@ -1,4 +1,5 @@
 import { HttpClient } from '@actions/http-client'
+import { decodeJwt } from 'jose'
 import { TokenError } from './errors.js'
 import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
 
@@ -195,7 +196,7 @@ function readToken(
 ): TokenResponse {
   const json = parseJson(answer.body)
   if (answer.status === 200 && json && typeof json.access_token === 'string' && json.access_token) {
-    const expiresIn = Number(json.expires_in ?? 3600)
+    const expiresIn = lifetime(json.expires_in, json.access_token, sent)
     return {
       accessToken: json.access_token,
       tokenType: typeof json.token_type === 'string' ? json.token_type : 'Bearer',
@@ -207,7 +208,8 @@ function readToken(
   const message = `${what} to ${url} failed: ${failure.text}`
   const transient =
     answer.status === 429 ||
-    (answer.status >= 500 && answer.status <= 504) ||
+    // 5xx but 501 Not Implemented and 505 HTTP Version Not Supported, which will not change.
+    (answer.status >= 500 && answer.status !== 501 && answer.status !== 505) ||
     json?.error === 'temporarily_unavailable'
   if (transient) {
     const retryAfter = parseRetryAfter(header(answer, 'retry-after'), sent)
@@ -215,6 +217,25 @@ function readToken(
     throw new TransientError(message, cause, answer.status, retryAfter)
   }
   throw new TokenError(message, false, answer.status)
+}
+
+/**
+ * Seconds the token lives: `expires_in` as a number or numeric string (Partner Center sends a
+ * string); when absent or unreadable (RFC 6749 §5.1 only recommends it), from the token's own `exp`
+ * if it is a JWT; else the common one hour.
+ */
+function lifetime(expiresIn: unknown, token: string, sent: number): number {
+  const seconds =
+    typeof expiresIn === 'string' && /^\d+$/.test(expiresIn.trim()) ? Number(expiresIn) : expiresIn
+  if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0)
+    return Math.floor(seconds)
+  try {
+    const exp = decodeJwt(token).exp
+    if (typeof exp === 'number') return Math.max(0, Math.floor(exp - sent / 1000))
+  } catch {
+    // an opaque token
+  }
+  return 3600
 }
 
 type Json = Record<string, unknown>
@@ -266,6 +287,15 @@ const HINTS: Record<string, string> = {
   '90055': 'the server is throttling requests: run less often, or try again later.'
 }
 
+/** Hints when the assertion is the GitHub OIDC token (no certificate). */
+const FEDERATION_HINTS: Record<string, string> = {
+  '700027':
+    "the GitHub OIDC token was not accepted: add a federated credential for this repository to the app registration (issuer https://token.actions.githubusercontent.com, audience as in 'oidc-audience').",
+  '70021':
+    "no federated credential of the app matches this workflow: its subject must match the job's (repo:OWNER/REPO:ref:refs/heads/BRANCH, or :environment:NAME for jobs with an environment).",
+  '700024': "the GitHub OIDC token is outside its valid time range: the runner's clock is off."
+}
+
 /** Hints for standard OAuth 2.0 error codes (RFC 6749 §5.2) from servers other than Entra. */
 const OAUTH_HINTS: Record<string, string> = {
   invalid_client:
@@ -304,15 +334,17 @@ function describe(
     } else if (!error) {
       parts.push(`body: ${clip(JSON.stringify(json), 200)}`)
     }
-    const hint = (code ? HINTS[code] : undefined) ?? (error ? OAUTH_HINTS[error] : undefined)
-    if (hint) parts.push(`Hint: ${hint.replace('{thumbprint}', thumbprint ?? 'unknown')}`)
+    const federated = thumbprint === undefined && code !== undefined && FEDERATION_HINTS[code]
+    const hint =
+      federated || (code ? HINTS[code] : undefined) || (error ? OAUTH_HINTS[error] : undefined)
+    if (hint) parts.push(`Hint: ${hint.replace('{thumbprint}', thumbprint ?? '')}`)
     const trace = str(json.trace_id)
     const correlation = str(json.correlation_id)
     if (trace) parts.push(`Trace ID: ${trace}`)
     if (correlation) parts.push(`Correlation ID: ${correlation}`)
   } else {
     const excerpt = summarise(answer.body)
-    parts.push(excerpt ? `the body is not JSON: "${excerpt}"` : 'empty body')
+    parts[0] += excerpt ? ` (not JSON): "${excerpt}"` : ' with an empty body'
     if (answer.status >= 300 && answer.status < 400)
       parts.push(
         `Hint: the server redirects (to ${clip(header(answer, 'location') ?? 'nowhere', 120)}); give the final token endpoint URL.`
