@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { signAssertion } from './assertion.js'
 import { checkCredential, loadCredential, type Credential } from './credential.js'
 import { ActionError, InputError } from './errors.js'
@@ -41,7 +42,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
       for (const warning of checkCredential(loaded, { ...settings, input, now: now() }))
         core.warning(warning)
       credential = loaded
-      assertion = async () => mask(await signAssertion(loaded, { ...settings, now }))
+      assertion = async () =>
+        describeAssertion(mask(await signAssertion(loaded, { ...settings, now })))
     } else {
       const audience = settings.credential.audience
       if (
@@ -53,7 +55,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
           `No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation.`
         )
       }
-      assertion = async () => mask(await getIdToken(audience))
+      assertion = async () => describeAssertion(mask(await getIdToken(audience)))
     }
 
     const token = await requestToken(
@@ -89,6 +91,16 @@ export async function run(options: RunOptions = {}): Promise<void> {
   } catch (error) {
     core.setFailed(redact(describe(error), secrets))
   }
+}
+
+/** Debug line with the assertion's header and claims (no signature): what the server will check. */
+function describeAssertion(jwt: string): string {
+  if (core.isDebug()) {
+    core.debug(
+      `Client assertion header ${JSON.stringify(decodeProtectedHeader(jwt))}, claims ${JSON.stringify(decodeJwt(jwt))}`
+    )
+  }
+  return jwt
 }
 
 function setTokenOutputs(prefix: string, token: TokenResponse): void {
