@@ -210,11 +210,15 @@ describe('dist/index.js against an Entra-like server', () => {
     }
   )
 
-  it('names the input, the host and the cause when the token endpoint is not trusted', async () => {
-    const { run } = await runCounting({}, { env: { NODE_EXTRA_CA_CERTS: undefined as never } })
+  it('says the TLS certificate is not trusted, without retrying', async () => {
+    const { run, sent } = await runCounting(
+      {},
+      { env: { NODE_EXTRA_CA_CERTS: undefined as never } }
+    )
     expect(run.code).toBe(1)
+    expect(sent).toHaveLength(0)
     expect(run.errors).toEqual([
-      `Token request to ${server.tokenUrl(TENANT)} failed: ${new URL(server.url).host} could not be reached: DEPTH_ZERO_SELF_SIGNED_CERT (TLS certificate not trusted). Check the URL, DNS, and the proxy (HTTPS_PROXY/NO_PROXY).`
+      `Token request to ${server.tokenUrl(TENANT)} failed: the TLS certificate of ${new URL(server.url).host} is not trusted: DEPTH_ZERO_SELF_SIGNED_CERT (TLS certificate not trusted). A self-hosted runner behind a TLS-inspecting proxy needs its CA in NODE_EXTRA_CA_CERTS.`
     ])
   })
 

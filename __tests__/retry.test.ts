@@ -73,7 +73,7 @@ describe('withRetries', () => {
       throw transient('HTTP 500')
     }, deps)
     await expect(failure).rejects.toThrow(
-      'Token request failed: HTTP 500. (gave up after 4 attempts)'
+      'Token request failed: HTTP 500 (gave up after 4 attempts).'
     )
     expect(calls).toBe(4)
   })
@@ -88,7 +88,9 @@ describe('withRetries', () => {
       },
       { ...deps, policy: { ...DEFAULT_RETRY_POLICY, maxDelayMs: 50_000 } }
     )
-    await expect(failure).rejects.toThrow('(gave up after 60 s)')
+    await expect(failure).rejects.toThrow(
+      'Token request failed: HTTP 429 (gave up after 2 attempts: waiting 45 s more would pass the 60 s limit).'
+    )
     expect(calls).toBe(2)
   })
 
@@ -130,6 +132,7 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Sun, 22 Nov 2026 09:00:00 GMT', now)).toBe(0))
   it('ignores what it cannot read', () => {
     expect(parseRetryAfter('soon', now)).toBeUndefined()
+    expect(parseRetryAfter('1.5', now)).toBeUndefined()
     expect(parseRetryAfter(undefined, now)).toBeUndefined()
   })
 })

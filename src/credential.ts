@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, KeyObject, X509Certificate } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { InputError } from './errors.js'
 import type { Algorithm, CertificateSource } from './inputs.js'
 
@@ -65,7 +65,7 @@ export async function loadCredential(source: CertificateSource): Promise<Credent
 async function addFile(material: Material, path: string, password?: string): Promise<void> {
   let bytes: Buffer
   try {
-    bytes = await readFile(path)
+    bytes = readFileSync(path)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const why =
@@ -105,7 +105,23 @@ async function addText(
       `Input '${input}' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file.`
     )
   }
-  await addPfx(material, Buffer.from(base64, 'base64'), input, password)
+  const der = Buffer.from(base64, 'base64')
+  if (isCertificate(der)) {
+    throw new InputError(
+      input,
+      `Input '${input}' holds a certificate alone (base64 DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both.`
+    )
+  }
+  await addPfx(material, der, input, password)
+}
+
+function isCertificate(der: Buffer): boolean {
+  try {
+    new X509Certificate(der)
+    return true
+  } catch {
+    return false
+  }
 }
 
 async function addPfx(
@@ -116,11 +132,39 @@ async function addPfx(
 ): Promise<void> {
   // Loaded on demand: PEM users do not pay for the PKCS#12 library at startup.
   const { readPfx } = await import('./pfx.js')
-  const pfx = readPfx(der, input, password)
+  const pfx = readPfx(der, password)
+  if (!pfx.ok) throw pfxError(pfx.problem, input, password !== undefined)
   for (const key of pfx.keys) {
     material.keys.push({ key: createPrivateKey({ key, format: 'der', type: 'pkcs8' }), input })
   }
   for (const der of pfx.certificates) material.certificates.push({ der, input })
+}
+
+function pfxError(
+  problem: 'not-pfx' | 'password' | 'unreadable',
+  input: string,
+  hasPassword: boolean
+): InputError {
+  if (problem === 'password') {
+    return hasPassword
+      ? new InputError(
+          'certificate-password',
+          `The PFX in '${input}' could not be opened: 'certificate-password' is wrong.`
+        )
+      : new InputError(
+          'certificate-password',
+          `The PFX in '${input}' is protected by a password: set 'certificate-password'.`
+        )
+  }
+  return problem === 'not-pfx'
+    ? new InputError(
+        input,
+        `Input '${input}' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor a readable PKCS#12/PFX file.`
+      )
+    : new InputError(
+        input,
+        `Input '${input}' is not a PKCS#12/PFX file that can be read (damaged, truncated, or an unsupported encryption).`
+      )
 }
 
 /**
@@ -167,7 +211,7 @@ function parsePem(text: string, input: string): PemBlock[] {
       input
     })
   }
-  const begins = text.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0
+  const begins = text.match(/-----BEGIN/g)?.length ?? 0
   if (begins > blocks.length) {
     throw new InputError(
       input,
@@ -312,7 +356,13 @@ export function checkCredential(
 
   const key = credential.privateKey
   const details = key.asymmetricKeyDetails ?? {}
-  if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
+  if (key.asymmetricKeyType === 'rsa-pss') {
+    throw new InputError(
+      input,
+      `The key in '${input}' is an RSA-PSS-only key (OID id-RSASSA-PSS), which JWT signing does not take: create the certificate with a plain RSA key (openssl req -newkey rsa:2048).`
+    )
+  }
+  if (key.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0
     if (bits < 2048) {
       throw new InputError(
@@ -357,7 +407,7 @@ export function checkCredential(
   const days = Math.floor((to.getTime() - now.getTime()) / DAY_MS)
   return days < EXPIRY_WARNING_DAYS
     ? [
-        `The certificate in '${input}' expires in ${days} day${days === 1 ? '' : 's'} (${iso(to)}): create a new one and upload it to the app registration before then.`
+        `The certificate in '${input}' expires in ${days} day${days === 1 ? '' : 's'} (${iso(to)}): create a new one and ${entra ? 'upload it to the app registration' : 'register it with the server'} before then.`
       ]
     : []
 }

@@ -81,8 +81,10 @@ export async function withRetries<T>(
       const left = deadline - deps.now()
       if (n >= policy.maxAttempts || wait >= left) {
         const why =
-          n >= policy.maxAttempts ? `${n} attempts` : `${Math.round(policy.totalTimeMs / 1000)} s`
-        throw new TokenError(`${error.message} (gave up after ${why})`, true, error.status)
+          n >= policy.maxAttempts
+            ? `gave up after ${n} attempts`
+            : `gave up after ${n} attempt${n === 1 ? '' : 's'}: waiting ${seconds(wait)} s more would pass the ${seconds(policy.totalTimeMs)} s limit`
+        throw new TokenError(`${error.message.replace(/\.$/, '')} (${why}).`, true, error.status)
       }
       deps.log(
         `Attempt ${n} of ${policy.maxAttempts} failed: ${error.cause}; retrying in ${(wait / 1000).toFixed(1)} s.`
@@ -100,6 +102,13 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (value === undefined) return undefined
   const text = value.trim()
   if (/^\d+$/.test(text)) return Number(text) * 1000
-  const date = Date.parse(text)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  // Only the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`): Date.parse reads nearly anything,
+  // `1.5` included, as some date.
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text))
+    return undefined
+  return Math.max(0, Date.parse(text) - now)
+}
+
+function seconds(ms: number): string {
+  return String(Math.round(ms / 1000))
 }

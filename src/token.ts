@@ -147,11 +147,18 @@ async function send(
     // Only the error code and our own words: a library's message may quote the request.
     const code = (error as NodeJS.ErrnoException).code ?? 'network error'
     const host = new URL(url).host
-    const cause =
-      code === 'ETIMEDOUT'
-        ? `no answer within ${(timeoutMs / 1000).toFixed(0)} s`
-        : `${code}${NETWORK_CODES[code] ? ` (${NETWORK_CODES[code]})` : ''}`
-    if (PERMANENT_NETWORK_CODES.has(code)) {
+    if (code === 'ETIMEDOUT') {
+      const cause = `no answer within ${Math.round(timeoutMs / 1000)} s`
+      throw new TransientError(`${what} to ${url} failed: ${host} gave ${cause}.`, cause)
+    }
+    const cause = `${code}${NETWORK_CODES[code] ? ` (${NETWORK_CODES[code]})` : ''}`
+    if (TLS_CODES.has(code)) {
+      throw new TokenError(
+        `${what} to ${url} failed: the TLS certificate of ${host} is not trusted: ${cause}. A self-hosted runner behind a TLS-inspecting proxy needs its CA in NODE_EXTRA_CA_CERTS.`,
+        false
+      )
+    }
+    if (code === 'ENOTFOUND') {
       throw new TokenError(
         `${what} to ${url} failed: ${host} could not be reached: ${cause}. Check the URL, DNS, and the proxy (HTTPS_PROXY/NO_PROXY).`,
         false
@@ -173,16 +180,19 @@ const NETWORK_CODES: Record<string, string> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate not trusted',
+  CERT_HAS_EXPIRED: 'TLS certificate expired',
   SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate not trusted',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate not trusted',
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host'
 }
-// A name that does not resolve or a TLS certificate that is not trusted will not change on retry.
-const PERMANENT_NETWORK_CODES = new Set([
-  'ENOTFOUND',
+// A TLS certificate that is not trusted will not become trusted on retry.
+const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
   'ERR_TLS_CERT_ALTNAME_INVALID'
 ])
 
@@ -213,7 +223,9 @@ function readToken(
     json?.error === 'temporarily_unavailable'
   if (transient) {
     const retryAfter = parseRetryAfter(header(answer, 'retry-after'), sent)
-    const cause = `HTTP ${answer.status}${failure.code ? ` (AADSTS${failure.code})` : ''}`
+    // The error name tells why a 4xx is retried (temporarily_unavailable).
+    const name = answer.status < 429 && typeof json?.error === 'string' ? ` ${json.error}` : ''
+    const cause = `HTTP ${answer.status}${name}${failure.code ? ` (AADSTS${failure.code})` : ''}`
     throw new TransientError(message, cause, answer.status, retryAfter)
   }
   throw new TokenError(message, false, answer.status)
@@ -326,7 +338,8 @@ function describe(
     code = codes.length > 0 ? String(codes[0]) : /AADSTS(\d+)/.exec(description ?? '')?.[1]
     if (error) parts[0] += ` ${error}`
     if (description) {
-      const text = description.replace(/^AADSTS\d+:\s*/, '')
+      // One line: Entra separates the trace and correlation IDs with line breaks.
+      const text = description.replace(/\s+/g, ' ').replace(/^AADSTS\d+:\s*/, '')
       const sentence = /^.*?[.!?](?=\s|$)/.exec(text)?.[0] ?? text
       parts.push(`${code ? `AADSTS${code}: ` : ''}${clip(sentence, 300)}`)
     } else if (code) {
@@ -350,7 +363,7 @@ function describe(
         `Hint: the server redirects (to ${clip(header(answer, 'location') ?? 'nowhere', 120)}); give the final token endpoint URL.`
       )
   }
-  let text = `${parts.map((part) => part.replace(/[.\s]+$/, '')).join('. ')}.`
+  let text = `${parts.map((part) => part.replace(/\s+/g, ' ').replace(/[.\s]+$/, '')).join('. ')}.`
   for (const secret of secrets) text = text.split(secret).join('***')
   return { text, code }
 }
