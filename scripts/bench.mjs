@@ -21,7 +21,7 @@ import {
 } from 'node:fs'
 import { availableParallelism, cpus, release, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { makeCert, makeTlsCert } from '../__tests__/support/certs.js'
 import { parseFileCommand } from '../__tests__/support/run-action.js'
@@ -193,7 +193,7 @@ function makeRunner(server, dir, caFile) {
     GITHUB_STEP_SUMMARY: join(dir, 'summary')
   }
   const usageFile = join(dir, 'usage.json')
-  const preload = pathToFileURL(join(BENCH, 'usage.mjs')).href
+  const preload = join(BENCH, 'usage.cjs')
   /** @type {Record<string, string>} */
   const inputs = {
     ...actionDefaults(),
@@ -219,7 +219,7 @@ function makeRunner(server, dir, caFile) {
     for (const file of [...Object.values(files), usageFile]) writeFileSync(file, '')
     const requestsBefore = server.requests.length
     const env = { ...baseEnv, 'INPUT_CLIENT-ID': contender.clientId }
-    const run = await timeChild(options.node, ['--import', preload, contender.script], env)
+    const run = await timeChild(options.node, ['--require', preload, contender.script], env)
 
     const fail = (/** @type {string} */ why) => {
       const printed = `${run.stdout}${run.stderr}`.trim().replace(/^/gm, '    ')

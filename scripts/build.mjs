@@ -24,6 +24,26 @@ const common = {
   logLevel: 'warning'
 }
 
+// @actions/core's summary module reads fs.promises when it loads, which makes Node load its
+// promise-based fs (about 2 ms) on every run; this action writes the summary synchronously and
+// never calls those functions. The patch reads fs.promises on first use instead.
+const SUMMARY_LINE = 'const { access, appendFile, writeFile } = promises;'
+/** @type {import('esbuild').Plugin} */
+const lazySummaryFs = {
+  name: 'lazy-summary-fs',
+  setup(build) {
+    build.onLoad({ filter: /@actions[\\/]core[\\/]lib[\\/]summary\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      if (!source.includes(SUMMARY_LINE))
+        throw new Error(`${args.path} changed: update lazySummaryFs`)
+      const lazy = ['access', 'appendFile', 'writeFile'].map(
+        (f) => `${f} = (...a) => promises.${f}(...a)`
+      )
+      return { contents: source.replace(SUMMARY_LINE, `const ${lazy.join(', ')};`), loader: 'js' }
+    })
+  }
+}
+
 rmSync(dist, { recursive: true, force: true })
 const results = await Promise.all([
   build({
@@ -32,7 +52,12 @@ const results = await Promise.all([
     outdir: 'dist',
     // pfx.js is its own file, loaded on demand (see src/credential.ts).
     external: ['./pfx.js'],
-    alias: { undici: './scripts/stubs/undici.js', '@actions/exec': './scripts/stubs/exec.js' }
+    plugins: [lazySummaryFs],
+    alias: {
+      undici: './scripts/stubs/undici.js',
+      '@actions/exec': './scripts/stubs/exec.js',
+      tunnel: './scripts/stubs/tunnel.cjs'
+    }
   }),
   build({ ...common, entryPoints: { pfx: 'src/pfx.ts' }, outdir: 'dist' })
 ])
