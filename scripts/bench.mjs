@@ -465,6 +465,11 @@ function printTargets(r) {
       `${(r.sizes.action / KIB).toFixed(1)} KiB`
     ],
     [
+      `dist/*.js loaded on every run ≤ ${TARGETS.distBytes / KIB} KiB`,
+      r.sizes.actionAtStart <= TARGETS.distBytes,
+      `${(r.sizes.actionAtStart / KIB).toFixed(1)} KiB`
+    ],
+    [
       `peak memory: action ≤ floor + ${TARGETS.extraRssOverFloor / MIB} MiB`,
       r.extraRss <= TARGETS.extraRssOverFloor,
       `${r.extraRss >= 0 ? '+' : ''}${(r.extraRss / MIB).toFixed(1)} MiB`
@@ -474,9 +479,12 @@ function printTargets(r) {
   for (const [name, pass, value] of checks) {
     console.log(`  ${pass ? 'PASS' : 'FAIL'}  ${String(name).padEnd(40)} ${value}`)
   }
-  const atStart = r.sizes.actionAtStart / KIB
-  console.log(
-    `  (of dist/*.js, ${atStart.toFixed(1)} KiB is loaded on every run; the rest only on demand)`
-  )
+  console.log('  (the rest of dist/*.js is the PKCS#12 support, loaded only when a PFX is given)')
+  const floorVsMsal = r.wall.vsMsal / r.wall.vsFloor
+  if (floorVsMsal > TARGETS.wallVsMsal) {
+    console.log(
+      `  (the floor itself is ${floorVsMsal.toFixed(2)} × msal-node here: no implementation can reach ${TARGETS.wallVsMsal.toFixed(2)} ×)`
+    )
+  }
   return checks.some(([, pass]) => !pass)
 }
