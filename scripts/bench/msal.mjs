@@ -1,18 +1,18 @@
 // The peer: what a user would otherwise write and ship as an action (bundled with ncc at bench
-// time), @azure/msal-node's ConfidentialClientApplication with a certificate. Same inputs as the
-// action, same I/O as the floor (mask the token, write it to GITHUB_OUTPUT by hand), no
-// @actions/core, so the difference is msal-node itself.
+// time): @actions/core for the inputs, the mask and the output, as every JavaScript action does,
+// and @azure/msal-node's ConfidentialClientApplication with a certificate for the token. No
+// checks and no explanations beyond what msal-node does itself.
 //
 // For login.microsoftonline.com msal-node has its cloud discovery and endpoint metadata built in
 // and sends only the token POST. The bench's authority is https://127.0.0.1:PORT/<tenant>, so the
 // same metadata is given in the configuration: msal-node then sends that one POST and never
 // looks anything up (no instance discovery, no OpenID configuration; the bench checks this).
+import * as core from '@actions/core'
 import { ConfidentialClientApplication } from '@azure/msal-node'
-import { createHash, createPrivateKey, randomUUID, X509Certificate } from 'node:crypto'
-import { appendFileSync } from 'node:fs'
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto'
 
 /** @param {string} name */
-const input = (name) => process.env[`INPUT_${name.toUpperCase()}`] ?? ''
+const input = (name) => core.getInput(name)
 
 const pem = input('certificate')
 const authority = `${input('authority-host')}/${input('tenant-id')}`
@@ -42,9 +42,5 @@ const app = new ConfidentialClientApplication({
 
 const result = await app.acquireTokenByClientCredential({ scopes: [input('scope')] })
 if (!result?.accessToken) throw new Error('no access token')
-const delimiter = `ghadelimiter_${randomUUID()}`
-process.stdout.write(`::add-mask::${result.accessToken}\n`)
-appendFileSync(
-  process.env.GITHUB_OUTPUT ?? '',
-  `access-token<<${delimiter}\n${result.accessToken}\n${delimiter}\n`
-)
+core.setSecret(result.accessToken)
+core.setOutput('access-token', result.accessToken)
