@@ -174,6 +174,21 @@ describe('loadCredential from PEM', () => {
     for (const line of keyLines(rsa.keyPem)) expect(error.message).not.toContain(line)
   })
 
+  it('calls text cut inside a BEGIN line truncated', async () => {
+    const cut = rsa.keyPem + rsa.certPem.slice(0, 17)
+    expect(cut.endsWith('-----BEGIN CERTIF')).toBe(true)
+    expect((await loadError({ certificate: cut })).message).toBe(
+      "Input 'certificate' holds a PEM block without its matching -----END ...----- line: the text is truncated. Paste the whole file."
+    )
+  })
+
+  it('explains a base64 certificate given without its key', async () => {
+    const error = await loadError({ certificate: rsa.cert.raw.toString('base64') })
+    expect(error.message).toBe(
+      "Input 'certificate' holds a certificate alone (base64 DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both."
+    )
+  })
+
   it('refuses text that is neither PEM nor a PFX', async () => {
     const error = await loadError({ certificate: 'this is not a certificate' })
     expect(error.message).toBe(
@@ -235,6 +250,21 @@ describe('loadCredential from PKCS#12', () => {
     expect(error.message).toBe(
       "The PFX in 'certificate' is protected by a password: set 'certificate-password'."
     )
+  })
+
+  it('opens a PFX made without a password even when a password is given', async () => {
+    const credential = await loadCredential(
+      source({ certificate: makePfx(rsa).toString('base64'), password: 'unneeded' })
+    )
+    expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
+  })
+
+  it('opens a modern PFX whose password is not ASCII', async () => {
+    const password = 'Pässwörd-für-Zertifikat'
+    const credential = await loadCredential(
+      source({ certificate: makePfx(rsa, { password }).toString('base64'), password })
+    )
+    expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
   })
 
   it('says the PFX password is wrong', async () => {
@@ -313,6 +343,21 @@ describe('checkCredential', () => {
     )
     expect(() => checkCredential(credentialSync(rsa), { ...generic, algorithm: 'ES256' })).toThrow(
       /^Input 'algorithm' is ES256, which needs an EC key/
+    )
+  })
+
+  it('refuses an RSA-PSS-only key, which JWT signing does not take', async () => {
+    const { privateKey } = generateKeyPairSync('rsa-pss', { modulusLength: 2048 })
+    const credential = { ...credentialSync(rsa), privateKey }
+    expect(() => checkCredential(credential, options)).toThrow(
+      "The key in 'certificate' is an RSA-PSS-only key (OID id-RSASSA-PSS), which JWT signing does not take: create the certificate with a plain RSA key (openssl req -newkey rsa:2048)."
+    )
+  })
+
+  it('says where to register a renewed certificate on other servers', async () => {
+    const soon = makeCert({ notAfter: new Date(now.getTime() + 3 * DAY + 3_600_000) })
+    expect(checkCredential(credentialSync(soon), { ...options, entra: false })[0]).toMatch(
+      /expires in 3 days \(.*\): create a new one and register it with the server before then\.$/
     )
   })
 
