@@ -130,6 +130,23 @@ describe('dist/index.js against an Entra-like server', () => {
     }
   })
 
+  it('says when the proxy refuses the tunnel, without retrying', async () => {
+    const proxy = await startProxy({ port: 1, refuse: 407 })
+    try {
+      const run = await runAction(
+        { ...inputs, 'authority-host': '' },
+        { env: { HTTPS_PROXY: proxy.url } }
+      )
+      expect(run.code).toBe(1)
+      expect(proxy.connects).toEqual(['login.microsoftonline.com:443'])
+      expect(run.errors).toEqual([
+        `Token request to https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token failed: the proxy refused to connect to login.microsoftonline.com: HTTP 407 (proxy authentication required). Check HTTPS_PROXY (and its credentials) and NO_PROXY.`
+      ])
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it.each([
     [
       'an unknown client',

@@ -185,7 +185,7 @@ describe('loadCredential from PEM', () => {
   it('explains a base64 certificate given without its key', async () => {
     const error = await loadError({ certificate: rsa.cert.raw.toString('base64') })
     expect(error.message).toBe(
-      "Input 'certificate' holds a certificate alone (base64 DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both."
+      "Input 'certificate' holds a certificate alone (DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both."
     )
   })
 
@@ -193,6 +193,32 @@ describe('loadCredential from PEM', () => {
     const error = await loadError({ certificate: 'this is not a certificate' })
     expect(error.message).toBe(
       "Input 'certificate' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file."
+    )
+  })
+
+  it('explains a binary DER certificate file given without its key', async () => {
+    const path = join(dir, 'cert.cer')
+    writeFileSync(path, rsa.cert.raw)
+    expect((await loadError({ certificateFile: path })).message).toBe(
+      "Input 'certificate-file' holds a certificate alone (DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both."
+    )
+  })
+
+  it('names private-key in the key checks when the key came from there', async () => {
+    const short = makeCert({ bits: 1024 })
+    const credential = await loadCredential(
+      source({ certificate: short.certPem, privateKey: short.keyPem })
+    )
+    expect(() =>
+      checkCredential(credential, {
+        algorithm: 'PS256',
+        entra: true,
+        input: 'certificate',
+        keyInput: 'private-key',
+        now: new Date()
+      })
+    ).toThrow(
+      "The RSA key in 'private-key' has 1024 bits; at least 2048 are required. Create a new certificate with a 2048-bit (or longer) key."
     )
   })
 

@@ -592,6 +592,7 @@ describe('load', () => {
           scope: 'profile-search'
         })
       }
+      await provider.sync()
       const assertions = provider.requests.map((r) => r.assertion ?? '')
       // Replay detection is on: the first run's assertion, sent again, is refused.
       const [status, answer] = await postForm(provider.tokenEndpoint, {
@@ -601,6 +602,7 @@ describe('load', () => {
         client_assertion: assertions[0]
       })
       expect([status, answer]).toMatchObject([401, { error: 'invalid_client' }])
+      await provider.sync()
       expect(provider.requests.at(-1)?.error?.detail).toBe(
         'client assertion tokens must only be used once'
       )

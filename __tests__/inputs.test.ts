@@ -55,6 +55,13 @@ describe('readSettings', () => {
     )
   })
 
+  it('refuses an authority-host with a path, and says where the tenant goes', () => {
+    setInputs({ 'authority-host': `https://login.microsoftonline.com/${TENANT}` })
+    expect(failure().message).toBe(
+      "Input 'authority-host' must be the host only, such as https://login.microsoftonline.com (the tenant goes in 'tenant-id'); for a full token URL use 'token-endpoint'."
+    )
+  })
+
   it('accepts a verified domain as the tenant', () => {
     setInputs({ 'tenant-id': 'contoso.onmicrosoft.com' })
     expect(readSettings().tokenEndpoint).toBe(

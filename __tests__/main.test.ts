@@ -234,6 +234,48 @@ describe('run', () => {
     expect(r.outputs['access-token']).toBe(server.issued.at(-1))
   })
 
+  it('never quotes a success answer that has no access_token', async () => {
+    const hidden = 'hidden-token-value-0123456789'
+    server.faults.push({
+      status: 201,
+      body: JSON.stringify({ accessToken: hidden, expiresIn: 3599 })
+    })
+    await run({ policy: FAST })
+    expect(process.exitCode).toBe(1)
+    expect(result().errors).toEqual([
+      `Token request to ${server.tokenUrl(TENANT)} failed: HTTP 201 without an access_token (fields: accessToken, expiresIn).`
+    ])
+    expect(printed).not.toContain(hidden)
+  })
+
+  it('redacts token-like fields of an error body it shows', async () => {
+    const hidden = 'hidden-refresh-token-0123456789'
+    server.faults.push({
+      status: 400,
+      body: JSON.stringify({ detail: 'no', refresh_token: hidden })
+    })
+    await run({ policy: FAST })
+    expect(result().errors[0]).toContain('HTTP 400. body: {"detail":"no","refresh_token":"***"}.')
+    expect(printed).not.toContain(hidden)
+  })
+
+  it('takes only a plain token_type and a believable lifetime from the server', async () => {
+    server.faults.push({
+      status: 200,
+      body: JSON.stringify({
+        access_token: 'opaque-token-0123456789',
+        token_type: 'Bearer\n::warning::injected',
+        expires_in: 1e17
+      })
+    })
+    await run()
+    const r = result()
+    expect(process.exitCode).toBeUndefined()
+    expect(r.outputs['token-type']).toBe('Bearer')
+    expect(r.outputs['expires-in']).toBe('3600')
+    expect(printed).not.toContain('::warning::injected')
+  })
+
   it('exchanges the token at exchange-url and masks the result', async () => {
     setInputs({
       scope: 'https://api.partner.microsoft.com/.default',

@@ -53,16 +53,25 @@ describe('withRetries', () => {
     ])
   })
 
-  it('honours Retry-After, capped at the longest wait', async () => {
+  it('honours Retry-After', async () => {
     const { deps, slept } = fakeDeps()
     let calls = 0
     await withRetries(async () => {
-      calls++
-      if (calls === 1) throw transient('HTTP 429', 3000)
-      if (calls === 2) throw transient('HTTP 429', 600_000)
+      if (++calls === 1) throw transient('HTTP 429', 3000)
       return 'ok'
     }, deps)
-    expect(slept).toEqual([3000, 20_000])
+    expect(slept).toEqual([3000])
+  })
+
+  it('gives up at once when Retry-After asks for more than the longest wait', async () => {
+    const { deps, slept } = fakeDeps()
+    const failure = withRetries(async () => {
+      throw transient('HTTP 429', 600_000)
+    }, deps)
+    await expect(failure).rejects.toThrow(
+      'Token request failed: HTTP 429 (gave up: the server asked to wait 600 s, more than the 20 s this action waits).'
+    )
+    expect(slept).toEqual([])
   })
 
   it('stops after 4 attempts with the last cause', async () => {

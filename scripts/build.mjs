@@ -4,8 +4,9 @@
 import { build } from 'esbuild'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-const root = join(dirname(new URL(import.meta.url).pathname), '..')
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 
 /** @type {import('esbuild').BuildOptions} */

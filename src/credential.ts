@@ -105,14 +105,7 @@ async function addText(
       `Input '${input}' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file.`
     )
   }
-  const der = Buffer.from(base64, 'base64')
-  if (isCertificate(der)) {
-    throw new InputError(
-      input,
-      `Input '${input}' holds a certificate alone (base64 DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both.`
-    )
-  }
-  await addPfx(material, der, input, password)
+  await addPfx(material, Buffer.from(base64, 'base64'), input, password)
 }
 
 function isCertificate(der: Buffer): boolean {
@@ -131,6 +124,12 @@ async function addPfx(
   password?: string
 ): Promise<void> {
   // Loaded on demand: PEM users do not pay for the PKCS#12 library at startup.
+  if (isCertificate(der)) {
+    throw new InputError(
+      input,
+      `Input '${input}' holds a certificate alone (DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both.`
+    )
+  }
   const { readPfx } = await import('./pfx.js')
   const pfx = readPfx(der, password)
   if (!pfx.ok) throw pfxError(pfx.problem, input, password !== undefined)
@@ -334,9 +333,18 @@ function orderChain(leaf: X509Certificate, certificates: X509Certificate[]): X50
  */
 export function checkCredential(
   credential: Credential,
-  options: { algorithm: Algorithm; entra: boolean; input: string; now: Date }
+  options: {
+    algorithm: Algorithm
+    entra: boolean
+    /** The input that held the certificate. */
+    input: string
+    /** The input that held the key, when not the certificate's. */
+    keyInput?: string
+    now: Date
+  }
 ): string[] {
   const { algorithm, entra, input, now } = options
+  const keyInput = options.keyInput ?? input
   const leaf = credential.chain[0]
   const from = new Date(leaf.validFrom)
   const to = new Date(leaf.validTo)
@@ -358,49 +366,49 @@ export function checkCredential(
   const details = key.asymmetricKeyDetails ?? {}
   if (key.asymmetricKeyType === 'rsa-pss') {
     throw new InputError(
-      input,
-      `The key in '${input}' is an RSA-PSS-only key (OID id-RSASSA-PSS), which JWT signing does not take: create the certificate with a plain RSA key (openssl req -newkey rsa:2048).`
+      keyInput,
+      `The key in '${keyInput}' is an RSA-PSS-only key (OID id-RSASSA-PSS), which JWT signing does not take: create the certificate with a plain RSA key (openssl req -newkey rsa:2048).`
     )
   }
   if (key.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0
     if (bits < 2048) {
       throw new InputError(
-        input,
-        `The RSA key in '${input}' has ${bits} bits; at least 2048 are required. Create a new certificate with a 2048-bit (or longer) key.`
+        keyInput,
+        `The RSA key in '${keyInput}' has ${bits} bits; at least 2048 are required. Create a new certificate with a 2048-bit (or longer) key.`
       )
     }
     if (algorithm.startsWith('ES')) {
       throw new InputError(
         'algorithm',
-        `Input 'algorithm' is ${algorithm}, which needs an EC key, but the key in '${input}' is RSA: use PS256 or RS256.`
+        `Input 'algorithm' is ${algorithm}, which needs an EC key, but the key in '${keyInput}' is RSA: use PS256 or RS256.`
       )
     }
   } else if (key.asymmetricKeyType === 'ec') {
     if (entra) {
       throw new InputError(
-        input,
-        `The key in '${input}' is an EC key; Microsoft Entra ID accepts RSA certificates only. Create an RSA certificate (2048 bits or more).`
+        keyInput,
+        `The key in '${keyInput}' is an EC key; Microsoft Entra ID accepts RSA certificates only. Create an RSA certificate (2048 bits or more).`
       )
     }
     const curve = details.namedCurve
     const expected = curve === 'prime256v1' ? 'ES256' : curve === 'secp384r1' ? 'ES384' : undefined
     if (expected === undefined) {
       throw new InputError(
-        input,
-        `The EC key in '${input}' uses curve ${curve}; only P-256 (ES256) and P-384 (ES384) are supported.`
+        keyInput,
+        `The EC key in '${keyInput}' uses curve ${curve}; only P-256 (ES256) and P-384 (ES384) are supported.`
       )
     }
     if (algorithm !== expected) {
       throw new InputError(
         'algorithm',
-        `Input 'algorithm' is ${algorithm}, but the key in '${input}' is an EC ${curve === 'prime256v1' ? 'P-256' : 'P-384'} key: set algorithm: ${expected}.`
+        `Input 'algorithm' is ${algorithm}, but the key in '${keyInput}' is an EC ${curve === 'prime256v1' ? 'P-256' : 'P-384'} key: set algorithm: ${expected}.`
       )
     }
   } else {
     throw new InputError(
-      input,
-      `The key in '${input}' is ${key.asymmetricKeyType ?? 'of an unknown type'}; use an RSA key (or an EC P-256/P-384 key for servers other than Microsoft Entra ID).`
+      keyInput,
+      `The key in '${keyInput}' is ${key.asymmetricKeyType ?? 'of an unknown type'}; use an RSA key (or an EC P-256/P-384 key for servers other than Microsoft Entra ID).`
     )
   }
 

@@ -82,13 +82,13 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (entra) {
     tenantId = readTenant()
     const host = readUrl('authority-host', optional('authority-host') ?? DEFAULT_AUTHORITY_HOST)
-    if (host.search || host.hash) {
+    if (host.search || host.hash || host.pathname !== '/') {
       throw new InputError(
         'authority-host',
-        `Input 'authority-host' must be a host URL such as ${DEFAULT_AUTHORITY_HOST}, without a query or fragment.`
+        `Input 'authority-host' must be the host only, such as ${DEFAULT_AUTHORITY_HOST} (the tenant goes in 'tenant-id'); for a full token URL use 'token-endpoint'.`
       )
     }
-    tokenEndpoint = `${host.origin}${host.pathname.replace(/\/+$/, '')}/${tenantId}/oauth2/v2.0/token`
+    tokenEndpoint = `${host.origin}/${tenantId}/oauth2/v2.0/token`
     checkEntraScope(scope)
   } else {
     tokenEndpoint = readUrl('token-endpoint', tokenEndpointInput).href

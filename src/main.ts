@@ -34,17 +34,24 @@ export async function run(options: RunOptions = {}): Promise<void> {
     const deps = realRetryDeps(options.policy ?? DEFAULT_RETRY_POLICY, (line) => core.info(line))
 
     let credential: Credential | undefined
-    let assertion: () => Promise<string>
+    let assertion: (timeoutMs: number) => Promise<string>
     if (settings.credential.kind === 'certificate') {
-      const input =
-        settings.credential.certificateFile !== undefined ? 'certificate-file' : 'certificate'
-      if (settings.credential.password) secrets.push(settings.credential.password)
-      const loaded = await loadCredential(settings.credential)
-      for (const warning of checkCredential(loaded, { ...settings, input, now: now() }))
-        core.warning(warning)
+      const source = settings.credential
+      // Masked by readSettings; kept here so no message can quote it either.
+      if (source.password) secrets.push(source.password)
+      const loaded = await loadCredential(source)
+      const { algorithm, entra, clientId, audience, sendX5c } = settings
+      const warnings = checkCredential(loaded, {
+        algorithm,
+        entra,
+        input: source.certificateFile !== undefined ? 'certificate-file' : 'certificate',
+        keyInput: source.privateKey !== undefined ? 'private-key' : undefined,
+        now: now()
+      })
+      for (const warning of warnings) core.warning(warning)
       credential = loaded
-      assertion = async () =>
-        describeAssertion(mask(await signAssertion(loaded, { ...settings, now })))
+      const signing = { clientId, audience, algorithm, sendX5c, now }
+      assertion = async () => describeAssertion(mask(await signAssertion(loaded, signing)))
     } else {
       const audience = settings.credential.audience
       if (
@@ -56,7 +63,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
           `No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation.`
         )
       }
-      assertion = async () => describeAssertion(mask(await getIdToken(audience)))
+      assertion = async (timeoutMs) =>
+        describeAssertion(mask(await getIdToken(audience, timeoutMs)))
     }
 
     const token = await requestToken(
@@ -70,7 +78,10 @@ export async function run(options: RunOptions = {}): Promise<void> {
       deps
     )
     mask(token.accessToken)
-    setTokenOutputs('', token)
+    core.setOutput('access-token', token.accessToken)
+    core.setOutput('token-type', token.tokenType)
+    core.setOutput('expires-in', String(token.expiresIn))
+    core.setOutput('expires-on', token.expiresOn.toISOString())
     core.info(
       `Got a ${token.tokenType} token for '${settings.scope}' from ${settings.tokenEndpoint}; it expires at ${token.expiresOn.toISOString()}.`
     )
@@ -104,21 +115,20 @@ function describeAssertion(jwt: string): string {
   return jwt
 }
 
-function setTokenOutputs(prefix: string, token: TokenResponse): void {
-  core.setOutput(`${prefix}access-token`, token.accessToken)
-  core.setOutput(`${prefix}token-type`, token.tokenType)
-  core.setOutput(`${prefix}expires-in`, String(token.expiresIn))
-  core.setOutput(`${prefix}expires-on`, token.expiresOn.toISOString())
-}
-
-async function getIdToken(audience: string): Promise<string> {
+async function getIdToken(audience: string, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), timeoutMs)
+  })
   try {
-    return await core.getIDToken(audience)
+    return await Promise.race([core.getIDToken(audience), deadline])
   } catch {
     // core's message quotes the runner's answer; ours says what to check.
     throw new ActionError(
-      `Could not get a GitHub OIDC token for audience '${audience}' from the runner: check that the job has 'permissions: id-token: write', or set 'certificate'.`
+      `Could not get a GitHub OIDC token for audience '${audience}' from the runner within ${Math.round(timeoutMs / 1000)} s: check that the job has 'permissions: id-token: write', or set 'certificate'.`
     )
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -27,8 +27,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 export class TransientError extends TokenError {
   constructor(
     message: string,
-    /** What to log about the cause: `HTTP 503`, `ECONNRESET`, `timeout after 15 s`. */
-    readonly cause: string,
+    /** What to log about it: `HTTP 503`, `ECONNRESET (connection reset)`, `no answer within 15 s`. */
+    readonly reason: string,
     status?: number,
     /** The server's `Retry-After`, in milliseconds. */
     readonly retryAfterMs?: number
@@ -77,17 +77,20 @@ export async function withRetries<T>(
     } catch (error) {
       if (!(error instanceof TransientError)) throw error
       const backoff = policy.baseDelayMs * 2 ** (n - 1) * (0.5 + deps.random() / 2)
-      const wait = Math.min(policy.maxDelayMs, error.retryAfterMs ?? backoff)
+      const wait = error.retryAfterMs ?? Math.min(policy.maxDelayMs, backoff)
       const left = deadline - deps.now()
-      if (n >= policy.maxAttempts || wait >= left) {
-        const why =
-          n >= policy.maxAttempts
-            ? `gave up after ${n} attempts`
-            : `gave up after ${n} attempt${n === 1 ? '' : 's'}: waiting ${seconds(wait)} s more would pass the ${seconds(policy.totalTimeMs)} s limit`
-        throw new TokenError(`${error.message.replace(/\.$/, '')} (${why}).`, true, error.status)
+      let why: string | undefined
+      if (n >= policy.maxAttempts) why = `gave up after ${n} attempts`
+      else if (wait > policy.maxDelayMs) {
+        // Calling again before the server's Retry-After would only prolong the throttling.
+        why = `gave up: the server asked to wait ${seconds(wait)} s, more than the ${seconds(policy.maxDelayMs)} s this action waits`
+      } else if (wait >= left) {
+        why = `gave up after ${n} attempt${n === 1 ? '' : 's'}: waiting ${seconds(wait)} s more would pass the ${seconds(policy.totalTimeMs)} s limit`
       }
+      if (why)
+        throw new TokenError(`${error.message.replace(/\.$/, '')} (${why}).`, true, error.status)
       deps.log(
-        `Attempt ${n} of ${policy.maxAttempts} failed: ${error.cause}; retrying in ${(wait / 1000).toFixed(1)} s.`
+        `Attempt ${n} of ${policy.maxAttempts} failed: ${error.reason}; retrying in ${(wait / 1000).toFixed(1)} s.`
       )
       await deps.sleep(wait)
     }

@@ -1,4 +1,4 @@
-import { HttpClient } from '@actions/http-client'
+import { HttpClient, type HttpClientResponse } from '@actions/http-client'
 import { decodeJwt } from 'jose'
 import { TokenError } from './errors.js'
 import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
@@ -48,9 +48,10 @@ export const postForm: PostForm = async (url, body, headers, timeoutMs) => {
       timeoutMs
     )
   })
+  let response: HttpClientResponse | undefined
   try {
     const exchange = (async () => {
-      const response = await client.post(url, body, { 'Content-Type': FORM, ...headers })
+      response = await client.post(url, body, { 'Content-Type': FORM, ...headers })
       return {
         status: response.message.statusCode ?? 0,
         headers: response.message.headers,
@@ -61,6 +62,9 @@ export const postForm: PostForm = async (url, body, headers, timeoutMs) => {
     return await Promise.race([exchange, deadline])
   } finally {
     clearTimeout(timer)
+    // An answer abandoned mid-body would keep its socket open: through a proxy, dispose() does
+    // not reach the tunnelling agent's sockets.
+    response?.message.destroy()
     client.dispose()
   }
 }
@@ -70,8 +74,8 @@ export interface TokenRequest {
   tokenEndpoint: string
   clientId: string
   scope: string
-  /** Signs a fresh assertion: each attempt needs its own `jti`. */
-  assertion: () => Promise<string>
+  /** Signs (or fetches) a fresh assertion within `timeoutMs`: each attempt needs its own `jti`. */
+  assertion: (timeoutMs: number) => Promise<string>
   /** The leaf certificate's SHA-1 thumbprint (hex), named in hints; absent with OIDC federation. */
   thumbprint?: string
 }
@@ -87,7 +91,7 @@ export async function requestToken(
   post: PostForm = postForm
 ): Promise<TokenResponse> {
   return withRetries(async (timeoutMs) => {
-    const assertion = await request.assertion()
+    const assertion = await request.assertion(timeoutMs)
     const body = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: request.clientId,
@@ -120,7 +124,7 @@ export async function exchangeToken(
 ): Promise<TokenResponse> {
   return withRetries(async (timeoutMs) => {
     const sent = deps.now()
-    const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' }
+    const headers = { Authorization: `Bearer ${token}` }
     const answer = await send(
       post,
       url,
@@ -150,6 +154,16 @@ async function send(
     if (code === 'ETIMEDOUT') {
       const cause = `no answer within ${Math.round(timeoutMs / 1000)} s`
       throw new TransientError(`${what} to ${url} failed: ${host} gave ${cause}.`, cause)
+    }
+    // tunnel reports a proxy that refuses the CONNECT as ECONNRESET; its message has the status.
+    const refused = /^tunneling socket could not be established, statusCode=(\d+)/.exec(
+      (error as Error).message ?? ''
+    )
+    if (refused) {
+      throw new TokenError(
+        `${what} to ${url} failed: the proxy refused to connect to ${host}: HTTP ${refused[1]}${refused[1] === '407' ? ' (proxy authentication required)' : ''}. Check HTTPS_PROXY (and its credentials) and NO_PROXY.`,
+        false
+      )
     }
     const cause = `${code}${NETWORK_CODES[code] ? ` (${NETWORK_CODES[code]})` : ''}`
     if (TLS_CODES.has(code)) {
@@ -205,16 +219,31 @@ function readToken(
   thumbprint?: string
 ): TokenResponse {
   const json = parseJson(answer.body)
-  if (answer.status === 200 && json && typeof json.access_token === 'string' && json.access_token) {
-    const expiresIn = lifetime(json.expires_in, json.access_token, sent)
-    return {
-      accessToken: json.access_token,
-      tokenType: typeof json.token_type === 'string' ? json.token_type : 'Bearer',
-      expiresIn,
-      expiresOn: new Date(sent + expiresIn * 1000)
+  if (answer.status >= 200 && answer.status < 300) {
+    if (json && typeof json.access_token === 'string' && json.access_token) {
+      const expiresIn = lifetime(json.expires_in, json.access_token, sent)
+      return {
+        accessToken: json.access_token,
+        // Only a plain word: the server's text goes into the log.
+        tokenType:
+          typeof json.token_type === 'string' && TOKEN_TYPE.test(json.token_type)
+            ? json.token_type
+            : 'Bearer',
+        expiresIn,
+        expiresOn: new Date(sent + expiresIn * 1000)
+      }
     }
+    // A success in a shape not expected may still hold the token somewhere: never quote it.
+    const fields = json
+      ? `fields: ${Object.keys(json).slice(0, 10).join(', ') || 'none'}`
+      : 'not JSON'
+    throw new TokenError(
+      `${what} to ${url} failed: HTTP ${answer.status} without an access_token (${fields}).`,
+      false,
+      answer.status
+    )
   }
-  const failure = describe(answer, json, secrets, thumbprint)
+  const failure = describe(answer, json, [...secrets, ...tokenLike(json)], thumbprint)
   const message = `${what} to ${url} failed: ${failure.text}`
   const transient =
     answer.status === 429 ||
@@ -239,11 +268,14 @@ function readToken(
 function lifetime(expiresIn: unknown, token: string, sent: number): number {
   const seconds =
     typeof expiresIn === 'string' && /^\d+$/.test(expiresIn.trim()) ? Number(expiresIn) : expiresIn
-  if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0)
+  if (typeof seconds === 'number' && seconds >= 0 && seconds <= MAX_LIFETIME_SECONDS) {
     return Math.floor(seconds)
+  }
   try {
     const exp = decodeJwt(token).exp
-    if (typeof exp === 'number') return Math.max(0, Math.floor(exp - sent / 1000))
+    if (typeof exp === 'number') {
+      return Math.min(MAX_LIFETIME_SECONDS, Math.max(0, Math.floor(exp - sent / 1000)))
+    }
   } catch {
     // an opaque token
   }
@@ -251,6 +283,20 @@ function lifetime(expiresIn: unknown, token: string, sent: number): number {
 }
 
 type Json = Record<string, unknown>
+
+const TOKEN_TYPE = /^[A-Za-z][\w.-]{0,30}$/
+/** Longest lifetime believed (ten years); a larger `expires_in` is not a real one. */
+const MAX_LIFETIME_SECONDS = 10 * 365 * 86_400
+
+/** String values under token-like keys of an error body: redacted from what is shown of it. */
+function tokenLike(json: Json | undefined): string[] {
+  return Object.entries(json ?? {})
+    .filter(
+      ([key, value]) => /token|assertion|secret|password/i.test(key) && typeof value === 'string'
+    )
+    .map(([, value]) => value as string)
+    .filter((value) => value.length >= 8)
+}
 
 function parseJson(body: string): Json | undefined {
   try {
@@ -305,7 +351,13 @@ const FEDERATION_HINTS: Record<string, string> = {
     "the GitHub OIDC token was not accepted: add a federated credential for this repository to the app registration (issuer https://token.actions.githubusercontent.com, audience as in 'oidc-audience').",
   '70021':
     "no federated credential of the app matches this workflow: its subject must match the job's (repo:OWNER/REPO:ref:refs/heads/BRANCH, or :environment:NAME for jobs with an environment).",
-  '700024': "the GitHub OIDC token is outside its valid time range: the runner's clock is off."
+  '700024': "the GitHub OIDC token is outside its valid time range: the runner's clock is off.",
+  '700211':
+    "no federated credential of the app has the OIDC token's issuer (https://token.actions.githubusercontent.com).",
+  '700212':
+    "no federated credential of the app has the OIDC token's audience: set 'oidc-audience' to the credential's audience (default api://AzureADTokenExchange).",
+  '700213':
+    "no federated credential of the app matches this workflow's subject (repo:OWNER/REPO:ref:refs/heads/BRANCH, or :environment:NAME for jobs with an environment)."
 }
 
 /** Hints for standard OAuth 2.0 error codes (RFC 6749 §5.2) from servers other than Entra. */

@@ -5,7 +5,8 @@ import { createServer } from 'node:http'
 import { connect } from 'node:net'
 
 /**
- * @param {{ port: number }} target where every tunnel really goes (127.0.0.1:port)
+ * @param {{ port: number, refuse?: number }} target where every tunnel really goes (127.0.0.1:port),
+ *   or, with `refuse`, the status the proxy answers every CONNECT with (e.g. 407)
  * @returns {Promise<{ url: string, connects: string[], close(): Promise<void> }>}
  */
 export async function startProxy(target) {
@@ -16,6 +17,10 @@ export async function startProxy(target) {
   const server = createServer((_, res) => res.writeHead(405).end())
   server.on('connect', (req, client, head) => {
     connects.push(req.url ?? '')
+    if (target.refuse) {
+      client.end(`HTTP/1.1 ${target.refuse} Refused\r\nContent-Length: 0\r\n\r\n`)
+      return
+    }
     const upstream = connect(target.port, '127.0.0.1', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
       upstream.write(head)
