@@ -67,6 +67,11 @@ describe('dist/index.js against an Entra-like server', () => {
     expect(run.outputs['expires-in']).toBe('3599')
     expect(run.outputs['expires-on']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
     expect(run.stdout.indexOf(`::add-mask::${token}`)).toBeGreaterThanOrEqual(0)
+    // The key's lines are masked for the rest of the job, before anything is sent.
+    expect(run.masked).toEqual(expect.arrayContaining(keyLines))
+    expect(run.stdout.indexOf(`::add-mask::${keyLines[0]}`)).toBeLessThan(
+      run.stdout.indexOf(`::add-mask::${token}`)
+    )
     expect(sent[0].assertion?.header).toEqual({
       alg: 'PS256',
       typ: 'JWT',

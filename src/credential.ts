@@ -29,7 +29,12 @@ interface Material {
   certificates: { der: Buffer; input: string }[]
   /** Inputs that held certificates: where a missing or mismatched one is reported. */
   certificateInput: string
+  /** Told each piece of key text (base64 lines of a key, a base64 PFX) as soon as it is read. */
+  onSecret: (text: string) => void
 }
+
+/** Shorter pieces (a key's last base64 line) are too likely to occur in ordinary log text. */
+const MIN_SECRET_LENGTH = 16
 
 /** Days before expiry from which the action warns. */
 export const EXPIRY_WARNING_DAYS = 30
@@ -41,8 +46,16 @@ const CLOCK_SKEW_MS = 5 * 60_000
  * text or binary file); PFX support is loaded only when a PFX is given.
  * @throws {InputError} naming the input that is wrong and the fix; never quoting key material.
  */
-export async function loadCredential(source: CertificateSource): Promise<Credential> {
-  const material: Material = { keys: [], certificates: [], certificateInput: 'certificate' }
+export async function loadCredential(
+  source: CertificateSource,
+  onSecret: (text: string) => void = () => {}
+): Promise<Credential> {
+  const material: Material = {
+    keys: [],
+    certificates: [],
+    certificateInput: 'certificate',
+    onSecret
+  }
   if (source.certificateFile !== undefined) {
     material.certificateInput = 'certificate-file'
     await addFile(material, source.certificateFile, source.password)
@@ -50,7 +63,7 @@ export async function loadCredential(source: CertificateSource): Promise<Credent
     await addText(material, source.certificate, 'certificate', source.password)
   }
   if (source.privateKey !== undefined) {
-    const blocks = parsePem(normalize(source.privateKey), 'private-key')
+    const blocks = parsePem(normalize(source.privateKey), 'private-key', onSecret)
     if (!blocks.some((b) => isKeyLabel(b.label))) {
       throw new InputError(
         'private-key',
@@ -95,9 +108,11 @@ async function addText(
 ): Promise<void> {
   const normalized = normalize(text)
   if (normalized.includes('-----BEGIN')) {
-    addPem(material, parsePem(normalized, input), password)
+    addPem(material, parsePem(normalized, input, material.onSecret), password)
     return
   }
+  for (const part of normalized.split(/\s+/))
+    if (part.length >= MIN_SECRET_LENGTH) material.onSecret(part)
   const base64 = normalized.replace(/\s+/g, '')
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(base64) || base64.length < 64) {
     throw new InputError(
@@ -185,11 +200,12 @@ const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g
  * (`Proc-Type`, `DEK-Info` of legacy encrypted keys) are kept. Written by hand: node:crypto parses
  * only canonical PEM, and no small library does this repair.
  */
-function parsePem(text: string, input: string): PemBlock[] {
+function parsePem(text: string, input: string, onSecret: (text: string) => void): PemBlock[] {
   const blocks: PemBlock[] = []
   for (const match of text.matchAll(BLOCK)) {
     const [, label, body] = match
     const tokens = body.split(/\s+/).filter(Boolean)
+    if (isKeyLabel(label)) for (const t of tokens) if (t.length >= MIN_SECRET_LENGTH) onSecret(t)
     const headers: string[] = []
     const base64: string[] = []
     for (let i = 0; i < tokens.length; i++) {

@@ -39,7 +39,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
       const source = settings.credential
       // Masked by readSettings; kept here so no message can quote it either.
       if (source.password) secrets.push(source.password)
-      const loaded = await loadCredential(source)
+      // The key's text is masked too: a later step that prints the file shows *** instead.
+      const loaded = await loadCredential(source, (text) => core.setSecret(text))
       const { algorithm, entra, clientId, audience, sendX5c } = settings
       const warnings = checkCredential(loaded, {
         algorithm,
