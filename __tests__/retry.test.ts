@@ -120,7 +120,7 @@ describe('withRetries', () => {
   it('never retries a permanent error', async () => {
     const { deps, slept } = fakeDeps()
     let calls = 0
-    const permanent = new TokenError('HTTP 401 invalid_client', false, 401)
+    const permanent = new TokenError('HTTP 401 invalid_client', 401)
     await expect(
       withRetries(async () => {
         calls++

@@ -24,8 +24,6 @@ export class InputError extends ActionError {
 export class TokenError extends ActionError {
   constructor(
     message: string,
-    /** Whether another attempt may succeed (429, 5xx, network faults, timeouts). */
-    readonly transient: boolean,
     /** The HTTP status, when the server answered. */
     readonly status?: number
   ) {

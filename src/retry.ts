@@ -33,7 +33,7 @@ export class TransientError extends TokenError {
     /** The server's `Retry-After`, in milliseconds. */
     readonly retryAfterMs?: number
   ) {
-    super(message, true, status)
+    super(message, status)
   }
 }
 
@@ -87,8 +87,7 @@ export async function withRetries<T>(
       } else if (wait >= left) {
         why = `gave up after ${n} attempt${n === 1 ? '' : 's'}: waiting ${seconds(wait)} s more would pass the ${seconds(policy.totalTimeMs)} s limit`
       }
-      if (why)
-        throw new TokenError(`${error.message.replace(/\.$/, '')} (${why}).`, true, error.status)
+      if (why) throw new TokenError(`${error.message.replace(/\.$/, '')} (${why}).`, error.status)
       deps.log(
         `Attempt ${n} of ${policy.maxAttempts} failed: ${error.reason}; retrying in ${(wait / 1000).toFixed(1)} s.`
       )

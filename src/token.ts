@@ -161,21 +161,18 @@ async function send(
     )
     if (refused) {
       throw new TokenError(
-        `${what} to ${url} failed: the proxy refused to connect to ${host}: HTTP ${refused[1]}${refused[1] === '407' ? ' (proxy authentication required)' : ''}. Check HTTPS_PROXY (and its credentials) and NO_PROXY.`,
-        false
+        `${what} to ${url} failed: the proxy refused to connect to ${host}: HTTP ${refused[1]}${refused[1] === '407' ? ' (proxy authentication required)' : ''}. Check HTTPS_PROXY (and its credentials) and NO_PROXY.`
       )
     }
     const cause = `${code}${NETWORK_CODES[code] ? ` (${NETWORK_CODES[code]})` : ''}`
     if (TLS_CODES.has(code)) {
       throw new TokenError(
-        `${what} to ${url} failed: the TLS certificate of ${host} is not trusted: ${cause}. A self-hosted runner behind a TLS-inspecting proxy needs its CA in NODE_EXTRA_CA_CERTS.`,
-        false
+        `${what} to ${url} failed: the TLS certificate of ${host} is not trusted: ${cause}. A self-hosted runner behind a TLS-inspecting proxy needs its CA in NODE_EXTRA_CA_CERTS.`
       )
     }
     if (code === 'ENOTFOUND') {
       throw new TokenError(
-        `${what} to ${url} failed: ${host} could not be reached: ${cause}. Check the URL, DNS, and the proxy (HTTPS_PROXY/NO_PROXY).`,
-        false
+        `${what} to ${url} failed: ${host} could not be reached: ${cause}. Check the URL, DNS, and the proxy (HTTPS_PROXY/NO_PROXY).`
       )
     }
     throw new TransientError(
@@ -239,7 +236,6 @@ function readToken(
       : 'not JSON'
     throw new TokenError(
       `${what} to ${url} failed: HTTP ${answer.status} without an access_token (${fields}).`,
-      false,
       answer.status
     )
   }
@@ -257,7 +253,7 @@ function readToken(
     const cause = `HTTP ${answer.status}${name}${failure.code ? ` (AADSTS${failure.code})` : ''}`
     throw new TransientError(message, cause, answer.status, retryAfter)
   }
-  throw new TokenError(message, false, answer.status)
+  throw new TokenError(message, answer.status)
 }
 
 /**
