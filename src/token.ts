@@ -12,29 +12,27 @@ export interface TokenResponse {
 }
 
 /** One HTTP answer, body read in full. */
-export interface HttpAnswer {
+interface HttpAnswer {
   status: number
   headers: Record<string, string | string[] | undefined>
   body: string
 }
 
-/** Sends a form POST and reads the answer within `timeoutMs`; rejects on network faults. */
-export type PostForm = (
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number
-) => Promise<HttpAnswer>
-
 const USER_AGENT = 'certificate-token-action'
 const FORM = 'application/x-www-form-urlencoded'
 
 /**
- * The real transport: `@actions/http-client` (proxies through `HTTPS_PROXY`/`NO_PROXY`), no
- * redirects, no retries of its own. A fresh client per attempt, disposed afterwards, so an abandoned
- * attempt's socket is destroyed and cannot keep the process alive.
+ * Sends a form POST and reads the answer within `timeoutMs`; rejects on network faults. Through
+ * `@actions/http-client` (proxies through `HTTPS_PROXY`/`NO_PROXY`), no redirects, no retries of its
+ * own. A fresh client per attempt, disposed afterwards, so an abandoned attempt's socket is
+ * destroyed and cannot keep the process alive.
  */
-export const postForm: PostForm = async (url, body, headers, timeoutMs) => {
+async function postForm(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number
+): Promise<HttpAnswer> {
   const client = new HttpClient(USER_AGENT, undefined, {
     allowRedirects: false,
     allowRetries: false,
@@ -85,11 +83,7 @@ export interface TokenRequest {
  * §1), retried on transient faults with a fresh assertion each time.
  * @throws {TokenError} with the server's explanation.
  */
-export async function requestToken(
-  request: TokenRequest,
-  deps: RetryDeps,
-  post: PostForm = postForm
-): Promise<TokenResponse> {
+export async function requestToken(request: TokenRequest, deps: RetryDeps): Promise<TokenResponse> {
   return withRetries(async (timeoutMs) => {
     const assertion = await request.assertion(timeoutMs)
     const body = new URLSearchParams({
@@ -100,7 +94,7 @@ export async function requestToken(
       client_assertion: assertion
     }).toString()
     const sent = deps.now()
-    const answer = await send(post, request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
+    const answer = await send(request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
     return readToken(
       answer,
       'Token request',
@@ -119,26 +113,17 @@ export async function requestToken(
 export async function exchangeToken(
   url: string,
   token: string,
-  deps: RetryDeps,
-  post: PostForm = postForm
+  deps: RetryDeps
 ): Promise<TokenResponse> {
   return withRetries(async (timeoutMs) => {
     const sent = deps.now()
     const headers = { Authorization: `Bearer ${token}` }
-    const answer = await send(
-      post,
-      url,
-      'grant_type=jwt_token',
-      headers,
-      timeoutMs,
-      'Token exchange'
-    )
+    const answer = await send(url, 'grant_type=jwt_token', headers, timeoutMs, 'Token exchange')
     return readToken(answer, 'Token exchange', url, sent, [token])
   }, deps)
 }
 
 async function send(
-  post: PostForm,
   url: string,
   body: string,
   headers: Record<string, string>,
@@ -146,7 +131,7 @@ async function send(
   what: string
 ): Promise<HttpAnswer> {
   try {
-    return await post(url, body, { Accept: 'application/json', ...headers }, timeoutMs)
+    return await postForm(url, body, { Accept: 'application/json', ...headers }, timeoutMs)
   } catch (error) {
     // Only the error code and our own words: a library's message may quote the request.
     const code = (error as NodeJS.ErrnoException).code ?? 'network error'
