@@ -1,0 +1,131 @@
+// scripts/validate-workflows.mjs, run as CI runs it (`node scripts/validate-workflows.mjs ROOT`)
+// on small repositories made here: each mistake fails the run with its file, line and column.
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { ROOT, spawnNode } from './support/run-action.js'
+
+const SCRIPT = join(ROOT, 'scripts', 'validate-workflows.mjs')
+const ACTION_YML = readFileSync(join(ROOT, 'action.yml'), 'utf8')
+const dirs: string[] = []
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
+
+/** A repository with this action.yml (unless replaced) and the given files. */
+function makeRepository(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'validate-'))
+  dirs.push(dir)
+  for (const [path, text] of Object.entries({ 'action.yml': ACTION_YML, ...files })) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true })
+    writeFileSync(join(dir, path), text)
+  }
+  return dir
+}
+
+/** Runs the validator on `dir`; the printed lines, the summary line left out. */
+async function validate(dir: string) {
+  const run = await spawnNode([SCRIPT, dir], { PATH: process.env.PATH }, 60_000)
+  const lines = run.stdout.trimEnd().split('\n')
+  return { code: run.code, problems: lines.slice(0, -1), summary: lines.at(-1), stderr: run.stderr }
+}
+
+const STEP = `- id: graph
+  uses: OWNER/certificate-token-action@v1
+  with:
+    client-id: \${{ vars.AZURE_CLIENT_ID }}
+    tenant-id: \${{ vars.AZURE_TENANT_ID }}
+    certificate: \${{ secrets.AZURE_CLIENT_CERTIFICATE }}
+    scope: https://graph.microsoft.com/.default
+`
+
+/** A whole workflow whose one job runs `steps` (YAML list, indented here). */
+function workflow(steps: string): string {
+  const indented = steps.replace(/^(?=.)/gm, '      ')
+  return `name: Example\non: workflow_dispatch\n\njobs:\n  example:\n    runs-on: ubuntu-latest\n    steps:\n${indented}`
+}
+
+describe('validate-workflows', () => {
+  it('passes this repository as it is committed', async () => {
+    const run = await validate(ROOT)
+    expect(run).toMatchObject({ code: 0, problems: [] })
+    expect(run.summary).toMatch(/^Workflow validation: no problems in \d+ documents/)
+  })
+
+  it('passes a README whose blocks are a list of steps and a whole workflow', async () => {
+    const readme = `# Title\n\n\`\`\`yaml\n${STEP}- run: 'curl -H "Authorization: Bearer $TOKEN" https://example.com'\n  env:\n    TOKEN: \${{ steps.graph.outputs.access-token }}\n\`\`\`\n\n\`\`\`yaml\n${workflow(STEP)}\`\`\`\n`
+    const run = await validate(makeRepository({ 'README.md': readme }))
+    expect(run).toMatchObject({ code: 0, problems: [] })
+  })
+
+  it('fails a README block that does not load, at its line in README.md', async () => {
+    const readme = `# Title\n\nSome text.\n\n\`\`\`yaml\n${STEP}- run: curl -H "Authorization: Bearer $TOKEN" https://example.com\n\`\`\`\n`
+    const run = await validate(makeRepository({ 'README.md': readme }))
+    expect(run.code).toBe(1)
+    expect(run.problems).toEqual([
+      'README.md:13:8: Nested mappings are not allowed in compact mappings'
+    ])
+    expect(run.summary).toMatch(/^Workflow validation: 1 problem\(s\) in 2 documents /)
+  })
+
+  it('fails an example with a with: key that action.yml does not declare', async () => {
+    const steps = STEP.replace('    scope:', '    client-secret: ${{ secrets.SECRET }}\n    scope:')
+    const run = await validate(makeRepository({ 'examples/secret.yml': workflow(steps) }))
+    expect(run.code).toBe(1)
+    expect(run.problems).toEqual([
+      "examples/secret.yml:14:11: Invalid action input 'client-secret'"
+    ])
+  })
+
+  it('fails a step of this action without a required input', async () => {
+    const steps = STEP.replace(/ {4}scope: .*\n/, '')
+    const run = await validate(makeRepository({ '.github/workflows/ci.yml': workflow(steps) }))
+    expect(run.problems).toEqual(['.github/workflows/ci.yml:10:9: Missing required input `scope`'])
+  })
+
+  it('fails steps.<id>.outputs.<name> when the action has no such output', async () => {
+    const steps = `${STEP}- run: echo "$TOKEN"\n  env:\n    TOKEN: \${{ steps.graph.outputs.access_token }}\n`
+    const run = await validate(makeRepository({ 'examples/outputs.yml': workflow(steps) }))
+    expect(run.code).toBe(1)
+    expect(run.problems).toEqual([
+      'examples/outputs.yml:17:18: Context access might be invalid: access_token'
+    ])
+  })
+
+  it('checks a local `uses: ./` step against action.yml too', async () => {
+    const steps = `- id: local\n  uses: ./\n  with:\n    scope: api://test-resource/.default\n    tenant: x\n- run: echo \${{ steps.local.outputs.token }}\n`
+    const run = await validate(makeRepository({ '.github/workflows/self.yml': workflow(steps) }))
+    expect(run.problems).toEqual([
+      '.github/workflows/self.yml:10:9: Missing required input `client-id`',
+      ".github/workflows/self.yml:12:11: Invalid action input 'tenant'",
+      '.github/workflows/self.yml:13:19: Context access might be invalid: token'
+    ])
+  })
+
+  it('fails a branding icon that Marketplace does not allow', async () => {
+    const action = ACTION_YML.replace(/icon: '[^']*'/, "icon: 'key'")
+    const line = action.split('\n').findIndex((l) => l.includes("icon: 'key'")) + 1
+    const run = await validate(makeRepository({ 'action.yml': action }))
+    expect(run.code).toBe(1)
+    expect(run.problems).toEqual([`action.yml:${line}:9: Unexpected value 'key'`])
+  })
+
+  it('fails a runtime other than node24', async () => {
+    const action = ACTION_YML.replace(/using: '[^']*'/, "using: 'node20'")
+    const line = action.split('\n').findIndex((l) => l.includes("using: 'node20'")) + 1
+    const run = await validate(makeRepository({ 'action.yml': action }))
+    expect(run.problems).toEqual([
+      `action.yml:${line}:10: runs.using is 'node20': this action runs on 'node24'.`
+    ])
+  })
+
+  it('fails an example that README.md does not embed word for word', async () => {
+    const example = workflow(STEP)
+    const readme = `# Title\n\n\`\`\`yaml\n${example.replace('Example', 'Changed')}\`\`\`\n`
+    const run = await validate(
+      makeRepository({ 'README.md': readme, 'examples/graph.yml': example })
+    )
+    expect(run.problems).toEqual([
+      'examples/graph.yml:1:1: README.md has no copy of this example: paste the file as a ```yaml block.'
+    ])
+  })
+})
