@@ -13,7 +13,9 @@ const GRAPH = 'https://graph.microsoft.com/.default'
 const dir = mkdtempSync(join(tmpdir(), 'token-server-test-'))
 const serverDir = join(dir, 'server')
 const envFile = join(dir, 'github-env')
+const outputFile = join(dir, 'github-output')
 let env: Record<string, string> = {}
+let outputs: Record<string, string> = {}
 let started: { code: number | null; stdout: string; stderr: string }
 
 function script(args: string[], extra: Record<string, string> = {}) {
@@ -37,14 +39,21 @@ function inputs(certificate: Record<string, string>) {
 
 beforeAll(async () => {
   writeFileSync(envFile, 'EARLIER=kept\n')
-  started = await script(['start'], { GITHUB_ENV: envFile })
-  env = Object.fromEntries(
-    readFileSync(envFile, 'utf8')
+  writeFileSync(outputFile, '')
+  started = await script(['start'], { GITHUB_ENV: envFile, GITHUB_OUTPUT: outputFile })
+  env = readAssignments(envFile)
+  outputs = readAssignments(outputFile)
+})
+
+/** `NAME=value` lines, as the runner reads GITHUB_ENV and GITHUB_OUTPUT. */
+function readAssignments(file: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
       .trim()
       .split('\n')
       .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])
   )
-})
+}
 afterAll(async () => {
   await script(['stop'])
   rmSync(dir, { recursive: true, force: true })
@@ -76,6 +85,20 @@ describe('token-server start', () => {
     expect(readFileSync(env.TOKEN_SERVER_CA_FILE, 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----/)
     expect(readFileSync(env.TOKEN_SERVER_PEM, 'utf8')).toMatch(/PRIVATE KEY-----[\s\S]*CERTIFICATE/)
     expect(readFileSync(env.TOKEN_SERVER_PFX)[0]).toBe(0x30) // DER SEQUENCE
+  })
+
+  it('writes the same values as step outputs, for workflows checked statically', () => {
+    expect(outputs).toEqual({
+      url: env.TOKEN_SERVER_URL,
+      dir: env.TOKEN_SERVER_DIR,
+      'client-id': env.TOKEN_SERVER_CLIENT_ID,
+      'tenant-id': env.TOKEN_SERVER_TENANT_ID,
+      pem: env.TOKEN_SERVER_PEM,
+      pfx: env.TOKEN_SERVER_PFX,
+      'pfx-password': env.TOKEN_SERVER_PFX_PASSWORD,
+      'unregistered-pem': env.TOKEN_SERVER_UNREGISTERED_PEM,
+      'ca-file': env.TOKEN_SERVER_CA_FILE
+    })
   })
 })
 

@@ -5,7 +5,8 @@
 //
 //   node scripts/token-server.mjs start [--dir DIR]   make certificates, serve in the background,
 //                                                      write the variables below to GITHUB_ENV
-//                                                      (or print them without a runner)
+//                                                      (or print them without a runner) and, as
+//                                                      url, client-id, ..., to GITHUB_OUTPUT
 //   node scripts/token-server.mjs stop [--dir DIR]    stop the server started in DIR
 //   TOKEN=... node scripts/token-server.mjs verify [--dir DIR] [--audience AUD]
 //                                                      check that TOKEN was issued by this server
@@ -137,6 +138,17 @@ async function start(dir) {
   const lines = Object.entries(variables).map(([name, value]) => `${name}=${value}\n`)
   if (process.env.GITHUB_ENV) appendFileSync(process.env.GITHUB_ENV, lines.join(''))
   else process.stdout.write(lines.join(''))
+  // The same values as step outputs (TOKEN_SERVER_PFX_PASSWORD -> pfx-password): a workflow that
+  // reads `steps.<id>.outputs.*` can be checked statically, which `env.*` set at run time cannot.
+  if (process.env.GITHUB_OUTPUT) {
+    const outputs = Object.entries(variables)
+      .filter(([name]) => name.startsWith('TOKEN_SERVER_'))
+      .map(([name, value]) => {
+        const output = name.slice('TOKEN_SERVER_'.length).toLowerCase().replace(/_/g, '-')
+        return `${output}=${value}\n`
+      })
+    appendFileSync(process.env.GITHUB_OUTPUT, outputs.join(''))
+  }
   console.error(`Token server listening at ${served.url} (pid ${served.pid}).`)
 }
 
