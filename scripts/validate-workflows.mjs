@@ -25,6 +25,7 @@ import { pathToFileURL } from 'node:url'
  * @property {'action' | 'workflow'} kind
  * @property {number} lineOffset 0-based file line of the text's first line, minus header lines.
  * @property {number} columnOffset added to each column (negative for a wrapped fragment).
+ * @property {number} firstLine 1-based file line of the text's first line of its own.
  */
 
 const ACTION_NAME = 'certificate-token-action'
@@ -66,7 +67,14 @@ async function loadLanguageService() {
       import('vscode-languageserver-textdocument'),
       import('yaml')
     ])
-  return { service, cache, reference, parser, tokens, expressions, textDocument, yaml }
+  // The language service reports its own failures through its logger and then returns no
+  // diagnostics: collect them, so that a crash cannot pass for a clean file.
+  /** @type {string[]} */
+  const failures = []
+  const keep = (/** @type {string} */ message) => failures.push(message)
+  const ignore = () => {}
+  service.registerLogger({ error: keep, warn: ignore, info: ignore, log: ignore })
+  return { service, cache, reference, parser, tokens, expressions, textDocument, yaml, failures }
 }
 
 /**
@@ -103,7 +111,8 @@ export function markdownBlocks(file, markdown) {
         kind: 'workflow',
         text: [...STEPS_HEADER, ...body.map((line) => STEPS_INDENT + line)].join('\n') + '\n',
         lineOffset: start - STEPS_HEADER.length,
-        columnOffset: indent - STEPS_INDENT.length
+        columnOffset: indent - STEPS_INDENT.length,
+        firstLine: start + 1
       })
     } else {
       blocks.push({
@@ -111,7 +120,8 @@ export function markdownBlocks(file, markdown) {
         kind: 'workflow',
         text: body.join('\n') + '\n',
         lineOffset: start,
-        columnOffset: indent
+        columnOffset: indent,
+        firstLine: start + 1
       })
     }
   }
@@ -132,7 +142,8 @@ export function collectSources(root) {
     kind,
     text: readFileSync(join(root, file), 'utf8'),
     lineOffset: 0,
-    columnOffset: 0
+    columnOffset: 0,
+    firstLine: 1
   })
   sources.push(whole('action.yml', 'action'))
   for (const dir of ['.github/workflows', 'examples']) {
@@ -314,7 +325,11 @@ async function runLanguageService(lib, source, metadata) {
       }
     }
   })
-  return sortProblems(diagnostics.map((d) => toProblem(source, d)))
+  const problems = diagnostics.map((d) => toProblem(source, d))
+  for (const failure of lib.failures.splice(0)) {
+    problems.push({ file: source.file, line: source.firstLine, column: 1, message: failure })
+  }
+  return sortProblems(problems)
 }
 
 /**
