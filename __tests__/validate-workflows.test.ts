@@ -41,7 +41,7 @@ const STEP = `- id: graph
 /** A whole workflow whose one job runs `steps` (YAML list, indented here). */
 function workflow(steps: string): string {
   const indented = steps.replace(/^(?=.)/gm, '      ')
-  return `name: Example\non: workflow_dispatch\n\njobs:\n  example:\n    runs-on: ubuntu-latest\n    steps:\n${indented}`
+  return `name: Example\non: workflow_dispatch\npermissions:\n  contents: read\n\njobs:\n  example:\n    runs-on: ubuntu-latest\n    steps:\n${indented}`
 }
 
 describe('validate-workflows', () => {
@@ -72,14 +72,14 @@ describe('validate-workflows', () => {
     const run = await validate(makeRepository({ 'examples/secret.yml': workflow(steps) }))
     expect(run.code).toBe(1)
     expect(run.problems).toEqual([
-      "examples/secret.yml:14:11: Invalid action input 'client-secret'"
+      "examples/secret.yml:16:11: Invalid action input 'client-secret'"
     ])
   })
 
   it('fails a step of this action without a required input', async () => {
     const steps = STEP.replace(/ {4}scope: .*\n/, '')
-    const run = await validate(makeRepository({ '.github/workflows/ci.yml': workflow(steps) }))
-    expect(run.problems).toEqual(['.github/workflows/ci.yml:10:9: Missing required input `scope`'])
+    const run = await validate(makeRepository({ 'examples/missing.yml': workflow(steps) }))
+    expect(run.problems).toEqual(['examples/missing.yml:12:9: Missing required input `scope`'])
   })
 
   it('fails steps.<id>.outputs.<name> when the action has no such output', async () => {
@@ -87,7 +87,7 @@ describe('validate-workflows', () => {
     const run = await validate(makeRepository({ 'examples/outputs.yml': workflow(steps) }))
     expect(run.code).toBe(1)
     expect(run.problems).toEqual([
-      'examples/outputs.yml:17:18: Context access might be invalid: access_token'
+      'examples/outputs.yml:19:18: Context access might be invalid: access_token'
     ])
   })
 
@@ -95,9 +95,23 @@ describe('validate-workflows', () => {
     const steps = `- id: local\n  uses: ./\n  with:\n    scope: api://test-resource/.default\n    tenant: x\n- run: echo \${{ steps.local.outputs.token }}\n`
     const run = await validate(makeRepository({ '.github/workflows/self.yml': workflow(steps) }))
     expect(run.problems).toEqual([
-      '.github/workflows/self.yml:10:9: Missing required input `client-id`',
-      ".github/workflows/self.yml:12:11: Invalid action input 'tenant'",
-      '.github/workflows/self.yml:13:19: Context access might be invalid: token'
+      '.github/workflows/self.yml:12:9: Missing required input `client-id`',
+      ".github/workflows/self.yml:14:11: Invalid action input 'tenant'",
+      '.github/workflows/self.yml:15:19: Context access might be invalid: token'
+    ])
+  })
+
+  it('fails a workflow of the repository without permissions or with an action not pinned', async () => {
+    const text = workflow(
+      '- uses: actions/checkout@v5\n' +
+        '- uses: actions/setup-node@249970729cb0ef3589644e2896645e5dc5ba9c38\n' +
+        '- uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0\n'
+    ).replace('permissions:\n  contents: read\n', '')
+    const run = await validate(makeRepository({ '.github/workflows/build.yml': text }))
+    expect(run.problems).toEqual([
+      ".github/workflows/build.yml:1:1: No top-level 'permissions:': start from 'contents: read' and widen per job.",
+      ".github/workflows/build.yml:8:15: 'actions/checkout@v5' is not pinned: use its full commit SHA and the version as a comment (@<sha> # vX.Y.Z).",
+      ".github/workflows/build.yml:9:15: 'actions/setup-node@249970729cb0ef3589644e2896645e5dc5ba9c38' is not pinned: use its full commit SHA and the version as a comment (@<sha> # vX.Y.Z)."
     ])
   })
 

@@ -4,7 +4,9 @@
 // examples/ and every ```yaml block of README.md as a workflow (a block that is a list of steps is
 // checked as the steps of a job). A step that uses this action (`./`, or
 // `OWNER/certificate-token-action@REF`) may only pass inputs that action.yml declares, must pass
-// the required ones, and `steps.<id>.outputs.<name>` must name one of its outputs.
+// the required ones, and `steps.<id>.outputs.<name>` must name one of its outputs. Each example
+// must be in README.md word for word; the repository's own workflows must set `permissions:` and
+// pin other repositories' actions by commit SHA.
 //
 // Usage: node scripts/validate-workflows.mjs [repository root]. Prints `file:line:column: message`
 // for each problem (and a GitHub annotation on a runner) and exits 1 if there is any.
@@ -179,6 +181,43 @@ export async function validateRepository(root) {
     problems.push(...found)
   }
   problems.push(...checkEmbeddedExamples(sources))
+  for (const source of sources) {
+    if (source.file.startsWith('.github/workflows/')) problems.push(...checkPinning(source))
+  }
+  return problems
+}
+
+/**
+ * This repository's own workflows: `permissions:` at the top (least privilege, widened per job),
+ * and every action from another repository pinned by full commit SHA with its version beside it
+ * (`owner/repo@<40 hex> # vX.Y.Z`), so that a moved tag cannot change what runs.
+ * @param {Source} source
+ * @returns {Problem[]}
+ */
+export function checkPinning(source) {
+  /** @type {Problem[]} */
+  const problems = []
+  const lines = source.text.split('\n')
+  if (!lines.some((line) => /^permissions:/.test(line))) {
+    problems.push({
+      file: source.file,
+      line: 1,
+      column: 1,
+      message: "No top-level 'permissions:': start from 'contents: read' and widen per job."
+    })
+  }
+  lines.forEach((line, index) => {
+    const uses = /^(\s*(?:-\s+)?uses:\s*)(['"]?)([^'"\s#]+)\2\s*(#.*)?$/.exec(line)
+    if (!uses || uses[3].startsWith('./') || uses[3].startsWith('docker://')) return
+    const pinned = /@[0-9a-f]{40}$/.test(uses[3]) && /^#\s*v\d+\.\d+\.\d+\b/.test(uses[4] ?? '')
+    if (pinned) return
+    problems.push({
+      file: source.file,
+      line: index + 1,
+      column: uses[1].length + 1,
+      message: `'${uses[3]}' is not pinned: use its full commit SHA and the version as a comment (@<sha> # vX.Y.Z).`
+    })
+  })
   return problems
 }
 
