@@ -1,5 +1,6 @@
 import { HttpClient, type HttpClientResponse } from '@actions/http-client'
 import { decodeJwt } from 'jose'
+import { measureClockSkew } from './clock.js'
 import { TokenError } from './errors.js'
 import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
 
@@ -76,6 +77,12 @@ export interface TokenRequest {
   assertion: (timeoutMs: number) => Promise<string>
   /** The leaf certificate's SHA-1 thumbprint (hex), named in hints; absent with OIDC federation. */
   thumbprint?: string
+  /**
+   * With a certificate: told the server's clock minus ours (ms) when the server refused the
+   * assertion's time range and its clock is off by more than a minute (see clock.ts); the request
+   * is then made once more, with assertions the callback has set to the server's time.
+   */
+  onClockSkew?: (offsetMs: number) => void
 }
 
 /**
@@ -84,26 +91,40 @@ export interface TokenRequest {
  * @throws {TokenError} with the server's explanation.
  */
 export async function requestToken(request: TokenRequest, deps: RetryDeps): Promise<TokenResponse> {
-  return withRetries(async (timeoutMs) => {
-    const assertion = await request.assertion(timeoutMs)
-    const body = new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: request.clientId,
-      scope: request.scope,
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: assertion
-    }).toString()
-    const sent = deps.now()
-    const answer = await send(request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
-    return readToken(
-      answer,
-      'Token request',
-      request.tokenEndpoint,
-      sent,
-      [assertion],
-      request.thumbprint
-    )
-  }, deps)
+  let skewMs: number | undefined
+  let skewRetried = false
+  const attempts = () =>
+    withRetries(async (timeoutMs) => {
+      skewMs = undefined
+      const assertion = await request.assertion(timeoutMs)
+      const body = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: request.clientId,
+        scope: request.scope,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion
+      }).toString()
+      const sent = deps.now()
+      const answer = await send(request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
+      if (!skewRetried && request.onClockSkew) skewMs = measureClockSkew(answer, deps.now())
+      return readToken(
+        answer,
+        'Token request',
+        request.tokenEndpoint,
+        sent,
+        [assertion],
+        request.thumbprint
+      )
+    }, deps)
+  try {
+    return await attempts()
+  } catch (error) {
+    // A runner whose clock is off (AADSTS700024): once more with the server's time, never twice.
+    if (skewMs === undefined || request.onClockSkew === undefined) throw error
+    skewRetried = true
+    request.onClockSkew(skewMs)
+    return await attempts()
+  }
 }
 
 /**
