@@ -45,7 +45,7 @@ describe('measureClockSkew', () => {
   })
 
   it('reads the code from the description when error_codes is absent', () => {
-    const { error_codes: _, ...body } = ENTRA_700024
+    const body = { error: ENTRA_700024.error, error_description: ENTRA_700024.error_description }
     const answer = refusal(body, 'Mon, 23 Nov 2026 10:10:00 GMT')
     expect(measureClockSkew(answer, RECEIVED)).toBe(600_500)
   })
