@@ -108,6 +108,18 @@ describe('readSettings: assertion-lifetime and assertion-only', () => {
     expect(failure().input).toBe('scope')
   })
 
+  it.each([
+    ['exchange-url', 'https://api.partnercenter.microsoft.com/generatetoken'],
+    ['export-variable', 'GRAPH_TOKEN']
+  ])('refuses %s with assertion-only: there is no token', (name, value) => {
+    set({ 'assertion-only': 'true', [name]: value })
+    const error = failure()
+    expect(error.input).toBe(name)
+    expect(error.message).toBe(
+      `Input '${name}' acts on the access token, and 'assertion-only' requests none: remove '${name}', or 'assertion-only'.`
+    )
+  })
+
   it('refuses an assertion-only that is not a boolean', () => {
     set({ 'assertion-only': 'yes' })
     expect(failure().message).toBe("Input 'assertion-only' must be true or false; got 'yes'.")

@@ -105,6 +105,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const algorithm = readAlgorithm(entra)
   const exchange = optional('exchange-url')
   const credential = readCredentialSource(env)
+  const exportVariable = readExportVariable()
+  if (assertionOnly) {
+    // Both act on the access token, which assertion-only does not request.
+    const unused = exchange !== undefined ? 'exchange-url' : exportVariable ? 'export-variable' : ''
+    if (unused) {
+      throw new InputError(
+        unused,
+        `Input '${unused}' acts on the access token, and 'assertion-only' requests none: remove '${unused}', or 'assertion-only'.`
+      )
+    }
+  }
   return {
     clientId,
     tenantId,
@@ -116,7 +127,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     sendX5c: readBoolean('send-x5c'),
     credential,
     exchangeUrl: exchange === undefined ? undefined : readUrl('exchange-url', exchange).href,
-    exportVariable: readExportVariable(),
+    exportVariable,
     assertionLifetime: readAssertionLifetime(credential.kind === 'certificate'),
     assertionOnly
   }
