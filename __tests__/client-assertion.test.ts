@@ -4,10 +4,12 @@
 // Entra-like HTTPS server; `assertion-only`, `assertion-lifetime`, and the one retry on the
 // server's time when the runner's clock is off (AADSTS700024).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
+import { execFileSync, execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer, type EntraServer } from './support/entra-server.js'
@@ -21,6 +23,17 @@ const cert = makeCert({ commonName: 'client assertion test' })
 const tls = makeTlsCert(mkdtempSync(join(tmpdir(), 'client-assertion-')))
 const env = { NODE_EXTRA_CA_CERTS: tls.caFile }
 const CLIENTS = join(ROOT, '__tests__', 'support', 'assertion-clients.js')
+const PYTHON_CLIENT = join(ROOT, '__tests__', 'support', 'assertion_client.py')
+
+/** A Python 3 that has MSAL Python (Debian: python3-msal), or undefined. */
+const PYTHON_MSAL = ['python3', '/usr/bin/python3'].find((python) => {
+  try {
+    execFileSync(python, ['-c', 'import msal'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})
 
 let server: EntraServer
 /** How far the server's clock (and its `Date` header) is from this machine's, in ms. */
@@ -86,6 +99,29 @@ async function signInWith(
     60_000
   )
   if (code !== 0) throw new Error(`${client} client failed: ${stderr}`)
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as ClientResult)
+}
+
+/** The same step in Python, with MSAL Python (what `az login --federated-token` uses). */
+async function signInWithPython(assertion: string, scopes: string[]): Promise<ClientResult[]> {
+  // Asynchronously: the server answers from this process.
+  const { stdout } = await promisify(execFile)(PYTHON_MSAL ?? 'python3', [PYTHON_CLIENT], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      REQUESTS_CA_BUNDLE: tls.caFile,
+      AUTHORITY_HOST: server.url,
+      TENANT_ID: TENANT,
+      CLIENT_ID: CLIENT,
+      CLIENT_ASSERTION: assertion,
+      SCOPES: scopes.join(',')
+    }
+  })
   return stdout
     .trim()
     .split('\n')
@@ -185,6 +221,28 @@ describe('client-assertion output', () => {
       )
     }
   )
+})
+
+// MSAL Python runs where it is installed (Debian's python3-msal); CI's Node machine may lack it.
+const describePython = PYTHON_MSAL ? describe : describe.skip
+describePython('client-assertion with MSAL Python', () => {
+  it('gets tokens for two resources with one assertion, and is refused once it has expired', async () => {
+    const run = await runWith({ 'assertion-only': 'true', 'assertion-lifetime': '60' })
+    const assertion = run.outputs['client-assertion']
+    const results = await signInWithPython(assertion, [GRAPH, TEST_API])
+    expect(results.map((r) => [r.scope, r.ok, r.error])).toEqual([
+      [GRAPH, true, undefined],
+      [TEST_API, true, undefined]
+    ])
+    expect(results.map((r) => r.token)).toEqual(server.issued.slice(-2))
+    expect(tokenRequests().map((r) => r.form.client_assertion)).toEqual([assertion, assertion])
+    shiftMs = (60 + 300 + 5) * 1000
+    const [expired] = await signInWithPython(assertion, [GRAPH])
+    expect(expired.ok).toBe(false)
+    expect(expired.error).toContain(
+      'invalid_client: AADSTS700024: Client assertion is not within its valid time range. The assertion has expired.'
+    )
+  })
 })
 
 describe('assertion-only', () => {
