@@ -185,6 +185,23 @@ describe('run() with the client-assertion outputs', () => {
     expect(server.requests.at(-1)?.form.client_assertion).toBe(server.idTokens.at(-1))
   })
 
+  it('does not retry with a GitHub OIDC token, whose times GitHub sets', async () => {
+    const federated = randomUUID()
+    setInputs({ certificate: undefined, 'client-id': federated })
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = server.oidcRequestUrl
+    process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = server.oidcRequestToken
+    server.faults.push({
+      status: 401,
+      body: JSON.stringify(ENTRA_700024),
+      headers: { Date: new Date(Date.now() + 600_000).toUTCString() }
+    })
+    await run()
+    expect(server.requests.filter((r) => r.method === 'POST')).toHaveLength(1)
+    expect(lines('warning')).toEqual([])
+    expect(lines('error')).toHaveLength(1)
+    expect(lines('error')[0]).toMatch(/AADSTS700024/)
+  })
+
   it("retries once on the server's clock and warns with the offset", async () => {
     shiftMs = -10 * 60_000
     await run()

@@ -87,44 +87,49 @@ export interface TokenRequest {
 
 /**
  * Client credentials grant with a JWT client assertion (RFC 7521 §4.2, RFC 7523 §2.2, PROTOCOL.md
- * §1), retried on transient faults with a fresh assertion each time.
+ * §1), retried on transient faults with a fresh assertion each time, and once more on the
+ * server's clock when it says the runner's is off (`onClockSkew`).
  * @throws {TokenError} with the server's explanation.
  */
 export async function requestToken(request: TokenRequest, deps: RetryDeps): Promise<TokenResponse> {
-  let skewMs: number | undefined
-  let skewRetried = false
-  const attempts = () =>
-    withRetries(async (timeoutMs) => {
-      skewMs = undefined
-      const assertion = await request.assertion(timeoutMs)
-      const body = new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: request.clientId,
-        scope: request.scope,
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: assertion
-      }).toString()
-      const sent = deps.now()
-      const answer = await send(request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
-      if (!skewRetried && request.onClockSkew) skewMs = measureClockSkew(answer, deps.now())
-      return readToken(
-        answer,
-        'Token request',
-        request.tokenEndpoint,
-        sent,
-        [assertion],
-        request.thumbprint
-      )
-    }, deps)
+  const skew: { ms?: number } = {}
   try {
-    return await attempts()
+    return await requestTokenOnce(request, deps, skew)
   } catch (error) {
-    // A runner whose clock is off (AADSTS700024): once more with the server's time, never twice.
-    if (skewMs === undefined || request.onClockSkew === undefined) throw error
-    skewRetried = true
-    request.onClockSkew(skewMs)
-    return await attempts()
+    // A runner whose clock is off (AADSTS700024): once more on the server's time, never twice.
+    if (skew.ms === undefined || request.onClockSkew === undefined) throw error
+    request.onClockSkew(skew.ms)
+    return await requestTokenOnce(request, deps)
   }
+}
+
+/** The token request with its retries; `skew` gets the clock offset the last answer shows. */
+async function requestTokenOnce(
+  request: TokenRequest,
+  deps: RetryDeps,
+  skew?: { ms?: number }
+): Promise<TokenResponse> {
+  return withRetries(async (timeoutMs) => {
+    const assertion = await request.assertion(timeoutMs)
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: request.clientId,
+      scope: request.scope,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion
+    }).toString()
+    const sent = deps.now()
+    const answer = await send(request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
+    if (skew && request.onClockSkew) skew.ms = measureClockSkew(answer, deps.now())
+    return readToken(
+      answer,
+      'Token request',
+      request.tokenEndpoint,
+      sent,
+      [assertion],
+      request.thumbprint
+    )
+  }, deps)
 }
 
 /**
