@@ -5,6 +5,7 @@ import { signAssertion } from '../src/assertion.js'
 import { loadCredential } from '../src/credential.js'
 import { InputError } from '../src/errors.js'
 import { readSettings } from '../src/inputs.js'
+import { summariseAssertion } from '../src/summary.js'
 import { makeCert } from './support/certs.js'
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47'
@@ -118,6 +119,29 @@ describe('readSettings: assertion-lifetime and assertion-only', () => {
     expect(error.message).toBe(
       `Input '${name}' acts on the access token, and 'assertion-only' requests none: remove '${name}', or 'assertion-only'.`
     )
+  })
+
+  it('summarises an assertion-only run without the assertion', () => {
+    delete process.env.INPUT_SCOPE
+    set({ 'assertion-only': 'true' })
+    const settings = readSettings()
+    expect(summariseAssertion(settings, '2026-11-23T10:10:00.000Z', cert.cert)).toEqual([
+      ['Client ID', CLIENT],
+      ['Tenant', TENANT],
+      ['Assertion audience', TOKEN_URL],
+      ['Credential', 'certificate'],
+      ['Assertion expires', '2026-11-23T10:10:00.000Z'],
+      ['Certificate subject', 'CN=options test'],
+      ['Certificate thumbprint (SHA-1)', cert.cert.fingerprint.replace(/:/g, '')],
+      ['Certificate thumbprint (SHA-256)', cert.cert.fingerprint256.replace(/:/g, '')],
+      ['Certificate expires', new Date(cert.cert.validTo).toISOString()]
+    ])
+    expect(summariseAssertion({ ...settings, tenantId: undefined }, 'x')).toEqual([
+      ['Client ID', CLIENT],
+      ['Assertion audience', TOKEN_URL],
+      ['Credential', 'GitHub OIDC token (federation)'],
+      ['Assertion expires', 'x']
+    ])
   })
 
   it('refuses an assertion-only that is not a boolean', () => {

@@ -262,6 +262,16 @@ describe('assertion-only', () => {
       `Signed a client assertion for ${server.tokenUrl(TENANT)}; it expires at ${run.outputs['client-assertion-expires-on']}. No token was requested (assertion-only).`
     )
     expect(run.masked).toContain(assertion)
+    expect(run.summary).toContain('<h3>Client assertion</h3>')
+    for (const row of [
+      ['Client ID', CLIENT],
+      ['Assertion audience', server.tokenUrl(TENANT)],
+      ['Credential', 'certificate'],
+      ['Assertion expires', run.outputs['client-assertion-expires-on']],
+      ['Certificate thumbprint (SHA-1)', cert.cert.fingerprint.replace(/:/g, '')]
+    ])
+      expect(run.summary).toContain(`<tr><td>${row[0]}</td><td>${row[1]}</td></tr>`)
+    expect(findLeaks(run, [assertion])).toEqual([])
     // And it works for a tool afterwards.
     const [result] = await signInWith('msal', assertion, [GRAPH])
     expect(result.ok).toBe(true)

@@ -4,10 +4,10 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { signAssertion } from './assertion.js'
 import { checkCredential, loadCredential, type Credential } from './credential.js'
 import { ActionError, InputError } from './errors.js'
-import { readSettings, type Settings } from './inputs.js'
+import { readSettings } from './inputs.js'
 import { DEFAULT_RETRY_POLICY, realRetryDeps, type RetryPolicy } from './retry.js'
-import { summarise } from './summary.js'
-import { exchangeToken, requestToken, type TokenResponse } from './token.js'
+import { summarise, summariseAssertion, type SummaryRow } from './summary.js'
+import { exchangeToken, requestToken } from './token.js'
 
 /** Collaborators `run()` can be given in tests. */
 export interface RunOptions {
@@ -87,6 +87,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       core.info(
         `Signed a client assertion for ${settings.audience}; it expires at ${signed}. No token was requested (assertion-only).`
       )
+      writeSummary('Client assertion', summariseAssertion(settings, signed, credential?.chain[0]))
       return
     }
 
@@ -124,7 +125,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       core.exportVariable(settings.exportVariable, token.accessToken)
       core.info(`Exported the token as $${settings.exportVariable} for later steps.`)
     }
-    writeSummary(settings, token, credential)
+    writeSummary('Access token', summarise(settings, token, credential?.chain[0]))
   } catch (error) {
     core.setFailed(redact(describe(error), secrets))
   }
@@ -181,12 +182,11 @@ async function getIdToken(audience: string, timeoutMs: number): Promise<string> 
  * The job summary: core.summary builds the Markdown/HTML; it is appended synchronously, which
  * costs a tenth of core.summary.write()'s promise-based access check and append (about 2 ms).
  */
-function writeSummary(settings: Settings, token: TokenResponse, credential?: Credential): void {
+function writeSummary(heading: string, rows: SummaryRow[]): void {
   const file = process.env.GITHUB_STEP_SUMMARY
   if (!file) return
-  const rows = summarise(settings, token, credential?.chain[0])
   const text = core.summary
-    .addHeading('Access token', 3)
+    .addHeading(heading, 3)
     .addTable([
       [
         { data: 'Field', header: true },
