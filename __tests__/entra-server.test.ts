@@ -238,12 +238,33 @@ describe('token endpoint', () => {
     expect(aadsts(answer)).toBe(90014)
   })
 
-  it('refuses a replayed jti', async () => {
+  it('takes the same assertion again within its lifetime, as Entra does', async () => {
     const assertion = await sign()
     expect((await requestToken(assertion)).status).toBe(200)
-    const replay = await requestToken(assertion)
-    expect(replay.status).toBe(401)
-    expect(aadsts(replay)).toBe(50013)
+    expect((await requestToken(assertion)).status).toBe(200)
+  })
+
+  it('refuses a replayed jti with refuseReplayedJti', async () => {
+    const strict = await startEntraServer({
+      apps: [{ clientId: CLIENT, tenantId: TENANT, certificates: [cert.certPem] }],
+      refuseReplayedJti: true
+    })
+    try {
+      const assertion = await sign({ claims: { aud: strict.tokenUrl(TENANT) } })
+      const form = {
+        grant_type: 'client_credentials',
+        client_id: CLIENT,
+        scope: GRAPH,
+        client_assertion_type: JWT_BEARER,
+        client_assertion: assertion
+      }
+      expect((await post(strict.tokenUrl(TENANT), form)).status).toBe(200)
+      const replay = await post(strict.tokenUrl(TENANT), form)
+      expect(replay.status).toBe(401)
+      expect(aadsts(replay)).toBe(50013)
+    } finally {
+      await strict.close()
+    }
   })
 
   it.each([
@@ -341,6 +362,24 @@ describe('Partner Center exchange', () => {
     const token = await tokenFor(PARTNER_CENTER)
     expect((await exchange(token, { Accept: 'text/html' })).status).toBe(400)
     expect((await exchange(token, {}, 'client_credentials')).status).toBe(400)
+  })
+})
+
+describe('server clock', () => {
+  it("writes the Date header from its own clock and serves each tenant's OpenID configuration", async () => {
+    const ahead = await startEntraServer({ apps: [], now: () => Date.now() + 600_000 })
+    try {
+      const response = await fetch(`${ahead.url}/${TENANT}/v2.0/.well-known/openid-configuration`)
+      const offset = Date.parse(response.headers.get('date') ?? '') - Date.now()
+      expect(offset).toBeGreaterThan(598_000)
+      expect(offset).toBeLessThanOrEqual(600_000)
+      expect(await response.json()).toMatchObject({
+        issuer: `${ahead.url}/${TENANT}/v2.0`,
+        token_endpoint: ahead.tokenUrl(TENANT)
+      })
+    } finally {
+      await ahead.close()
+    }
   })
 })
 

@@ -105,9 +105,13 @@ async function act(
   }
 }
 
-/** The client assertions a run signed (and masked), in order: JWTs naming a certificate. */
+/**
+ * The client assertions a run signed (and masked) for its requests, in order: JWTs naming a
+ * certificate, but the `client-assertion` output, which is signed for later steps, not sent.
+ */
 function signedAssertions(run: ActionRun): string[] {
   return run.masked.filter((value) => {
+    if (value === run.outputs['client-assertion']) return false
     try {
       const header = decodeProtectedHeader(value)
       return header['x5t#S256'] !== undefined || header.x5t !== undefined

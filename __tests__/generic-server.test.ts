@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { decodeJwt } from 'jose'
 import { makeCert, makeTlsCert, type TestCert } from './support/certs.js'
 import { startOidcProvider, type OidcProvider, type OidcRequest } from './support/oidc-provider.js'
 import { findLeaks, runAction, type ActionRun, type RunOptions } from './support/run-action.js'
@@ -97,7 +98,9 @@ async function expectIssued(
     'access-token': expect.any(String),
     'token-type': 'Bearer',
     'expires-in': String(TTL),
-    'expires-on': expect.stringMatching(ISO)
+    'expires-on': expect.stringMatching(ISO),
+    'client-assertion': expect.any(String),
+    'client-assertion-expires-on': expect.stringMatching(ISO)
   })
   const token = run.outputs['access-token']
   const found = await on.introspect(token)
@@ -228,6 +231,17 @@ describe('dist/index.js against oidc-provider (token-endpoint)', () => {
     expect(server.requests.at(-1)?.error?.detail).toBe(
       'client assertion tokens must only be used once'
     )
+  })
+
+  it('outputs a client-assertion with its own jti, which this replay-refusing server accepts', async () => {
+    const { run, sent } = await runCounting(inputsFor(server, 'ps256'))
+    await expectIssued(run, sent, CLIENTS.ps256.clientId)
+    const assertion = run.outputs['client-assertion']
+    expect(decodeJwt(assertion).jti).not.toBe(sent[0].payload?.jti)
+    expect(decodeJwt(assertion).aud).toBe(server.tokenEndpoint)
+    const answer = await postAssertion(CLIENTS.ps256.clientId, assertion)
+    expect(answer.status).toBe(200)
+    expect(answer.json.access_token).toEqual(expect.any(String))
   })
 })
 

@@ -3,8 +3,18 @@ import type { Credential } from './credential.js'
 import { ActionError } from './errors.js'
 import type { Algorithm } from './inputs.js'
 
-/** Lifetime of an assertion: Entra allows "5-10 minutes after nbf at most"; MSAL uses 600 s. */
+/**
+ * Lifetime of an assertion, by default and at most. Microsoft's certificate credentials page
+ * (entra-docs, docs/identity-platform/certificate-credentials.md, claim `exp`): "keep it short -
+ * 5-10 minutes after `nbf` at most"; @azure/msal-node signs its own with `exp` = `nbf` + 600
+ * (lib/msal-node/src/client/ClientAssertion.ts, createJwt).
+ */
 export const ASSERTION_LIFETIME_SECONDS = 600
+/**
+ * Shortest lifetime accepted: Entra sets no lower bound, but an assertion handed to a later step
+ * must outlive that step's start on a server that allows no clock skew.
+ */
+export const MIN_ASSERTION_LIFETIME_SECONDS = 60
 
 /** What the assertion says, besides the key that signs it. */
 export interface AssertionOptions {
@@ -14,6 +24,13 @@ export interface AssertionOptions {
   algorithm: Algorithm
   /** Send the certificate chain in `x5c` (subject name + issuer authentication). */
   sendX5c: boolean
+  /** Seconds from `nbf` to `exp`; default {@link ASSERTION_LIFETIME_SECONDS}. */
+  lifetimeSeconds?: number
+  /**
+   * The server's clock minus this one, in ms, added to the times: measured from the server's
+   * `Date` when it refused the assertion's time range (AADSTS700024). Default 0.
+   */
+  clockOffsetMs?: number
   /** Clock, injectable for tests. */
   now?: () => Date
   /** `jti` source, injectable for tests; a fresh GUID by default. */
@@ -22,8 +39,9 @@ export interface AssertionOptions {
 
 /**
  * Signs a client assertion (RFC 7523 §2.2, PROTOCOL.md §1): `iss` = `sub` = client ID, `aud`,
- * a fresh `jti`, `nbf` = `iat` = now, `exp` = now + 600 s. The header names the certificate by
- * thumbprint: `x5t#S256` with PS256 (and with ES256/ES384), `x5t` with RS256; `x5c` on request.
+ * a fresh `jti`, `nbf` = `iat` = now (plus the clock offset), `exp` = now + the lifetime (600 s).
+ * The header names the certificate by thumbprint: `x5t#S256` with PS256 (and with ES256/ES384),
+ * `x5t` with RS256; `x5c` on request.
  *
  * The JWS compact serialization (RFC 7515 §7.1) is written here and signed with node:crypto rather
  * than with jose, whose WebCrypto path costs about 5 ms more per run (KeyObject to CryptoKey, the
@@ -34,7 +52,8 @@ export async function signAssertion(
   credential: Credential,
   options: AssertionOptions
 ): Promise<string> {
-  const now = Math.floor((options.now ?? (() => new Date()))().getTime() / 1000)
+  const clock = (options.now ?? (() => new Date()))().getTime() + (options.clockOffsetMs ?? 0)
+  const now = Math.floor(clock / 1000)
   const header: Record<string, unknown> = { alg: options.algorithm, typ: 'JWT' }
   if (options.algorithm === 'RS256') header.x5t = credential.x5t
   else header['x5t#S256'] = credential.x5tS256
@@ -46,7 +65,7 @@ export async function signAssertion(
     aud: options.audience,
     iat: now,
     nbf: now,
-    exp: now + ASSERTION_LIFETIME_SECONDS
+    exp: now + (options.lifetimeSeconds ?? ASSERTION_LIFETIME_SECONDS)
   }
   const input = `${encode(header)}.${encode(claims)}`
   try {

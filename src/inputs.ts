@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { isAbsolute, resolve } from 'node:path'
+import { ASSERTION_LIFETIME_SECONDS, MIN_ASSERTION_LIFETIME_SECONDS } from './assertion.js'
 import { InputError } from './errors.js'
 
 /** Signing algorithms the action can use for the client assertion. */
@@ -36,6 +37,7 @@ export interface Settings {
   clientId: string
   /** Set when the token endpoint is Entra's (built from `authority-host` and `tenant-id`). */
   tenantId?: string
+  /** Empty only with `assertionOnly` when no scope is given. */
   scope: string
   /** The URL the token request is POSTed to. */
   tokenEndpoint: string
@@ -50,6 +52,10 @@ export interface Settings {
   exchangeUrl?: string
   /** Environment variable to export the token to. */
   exportVariable?: string
+  /** Seconds the `client-assertion` output (and every assertion sent) is valid. */
+  assertionLifetime: number
+  /** Only sign the assertion for later steps: no token request. */
+  assertionOnly: boolean
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -73,7 +79,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       `Input 'client-id' must be the application (client) ID, without spaces.`
     )
   }
-  const scope = required('scope')
+  const assertionOnly = readBoolean('assertion-only')
+  // Without a token request there is nothing to scope.
+  const scope = assertionOnly ? (optional('scope') ?? '') : required('scope')
   const tokenEndpointInput = optional('token-endpoint')
   const entra = tokenEndpointInput === undefined
 
@@ -89,13 +97,25 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       )
     }
     tokenEndpoint = `${host.origin}/${tenantId}/oauth2/v2.0/token`
-    checkEntraScope(scope)
+    if (scope) checkEntraScope(scope)
   } else {
     tokenEndpoint = readUrl('token-endpoint', tokenEndpointInput).href
   }
 
   const algorithm = readAlgorithm(entra)
   const exchange = optional('exchange-url')
+  const credential = readCredentialSource(env)
+  const exportVariable = readExportVariable()
+  if (assertionOnly) {
+    // Both act on the access token, which assertion-only does not request.
+    const unused = exchange !== undefined ? 'exchange-url' : exportVariable ? 'export-variable' : ''
+    if (unused) {
+      throw new InputError(
+        unused,
+        `Input '${unused}' acts on the access token, and 'assertion-only' requests none: remove '${unused}', or 'assertion-only'.`
+      )
+    }
+  }
   return {
     clientId,
     tenantId,
@@ -105,9 +125,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     audience: optional('audience') ?? tokenEndpoint,
     algorithm,
     sendX5c: readBoolean('send-x5c'),
-    credential: readCredentialSource(env),
+    credential,
     exchangeUrl: exchange === undefined ? undefined : readUrl('exchange-url', exchange).href,
-    exportVariable: readExportVariable()
+    exportVariable,
+    assertionLifetime: readAssertionLifetime(credential.kind === 'certificate'),
+    assertionOnly
   }
 }
 
@@ -254,6 +276,29 @@ function readCredentialSource(env: NodeJS.ProcessEnv): CertificateSource | OidcS
     privateKey,
     password
   }
+}
+
+/**
+ * Seconds from `nbf` to `exp`, at most what Microsoft's certificate credentials page allows
+ * ("5-10 minutes after nbf at most", see assertion.ts). GitHub sets its OIDC token's lifetime.
+ */
+function readAssertionLifetime(certificate: boolean): number {
+  const value = optional('assertion-lifetime')
+  if (value === undefined) return ASSERTION_LIFETIME_SECONDS
+  if (!certificate) {
+    throw new InputError(
+      'assertion-lifetime',
+      `Input 'assertion-lifetime' applies to assertions signed with a certificate; without one the assertion is the GitHub OIDC token, whose lifetime GitHub sets. Remove it, or set 'certificate'.`
+    )
+  }
+  const seconds = /^\d{1,6}$/.test(value) ? Number(value) : NaN
+  if (!(seconds >= MIN_ASSERTION_LIFETIME_SECONDS && seconds <= ASSERTION_LIFETIME_SECONDS)) {
+    throw new InputError(
+      'assertion-lifetime',
+      `Input 'assertion-lifetime' must be a whole number of seconds from ${MIN_ASSERTION_LIFETIME_SECONDS} to ${ASSERTION_LIFETIME_SECONDS} (Microsoft Entra ID: an assertion valid "5-10 minutes after nbf at most"); got ${shown(value)}.`
+    )
+  }
+  return seconds
 }
 
 function readExportVariable(): string | undefined {

@@ -4,10 +4,10 @@ import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { signAssertion } from './assertion.js'
 import { checkCredential, loadCredential, type Credential } from './credential.js'
 import { ActionError, InputError } from './errors.js'
-import { readSettings, type Settings } from './inputs.js'
+import { readSettings } from './inputs.js'
 import { DEFAULT_RETRY_POLICY, realRetryDeps, type RetryPolicy } from './retry.js'
-import { summarise } from './summary.js'
-import { exchangeToken, requestToken, type TokenResponse } from './token.js'
+import { summarise, summariseAssertion, type SummaryRow } from './summary.js'
+import { exchangeToken, requestToken } from './token.js'
 
 /** Collaborators `run()` can be given in tests. */
 export interface RunOptions {
@@ -35,6 +35,9 @@ export async function run(options: RunOptions = {}): Promise<void> {
 
     let credential: Credential | undefined
     let assertion: (timeoutMs: number) => Promise<string>
+    let outputAssertion: () => Promise<string>
+    let onClockSkew: ((offsetMs: number) => void) | undefined
+    let clockOffsetMs = 0
     if (settings.credential.kind === 'certificate') {
       const source = settings.credential
       // Masked by readSettings; kept here so no message can quote it either.
@@ -51,8 +54,16 @@ export async function run(options: RunOptions = {}): Promise<void> {
       })
       for (const warning of warnings) core.warning(warning)
       credential = loaded
-      const signing = { clientId, audience, algorithm, sendX5c, now }
-      assertion = async () => describeAssertion(mask(await signAssertion(loaded, signing)))
+      const lifetimeSeconds = settings.assertionLifetime
+      const signing = { clientId, audience, algorithm, sendX5c, lifetimeSeconds, now }
+      assertion = async () =>
+        describeAssertion(mask(await signAssertion(loaded, { ...signing, clockOffsetMs })))
+      onClockSkew = (offsetMs) => {
+        clockOffsetMs = offsetMs
+        core.warning(describeSkew(offsetMs))
+      }
+      // For later steps: a fresh assertion (its own jti), on the server's time if it was measured.
+      outputAssertion = async () => mask(await signAssertion(loaded, { ...signing, clockOffsetMs }))
     } else {
       const audience = settings.credential.audience
       if (
@@ -64,8 +75,20 @@ export async function run(options: RunOptions = {}): Promise<void> {
           `No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation.`
         )
       }
+      let idToken: string | undefined
       assertion = async (timeoutMs) =>
-        describeAssertion(mask(await getIdToken(audience, timeoutMs)))
+        (idToken = describeAssertion(mask(await getIdToken(audience, timeoutMs))))
+      // The GitHub OIDC token is the client assertion itself: the one just sent, or a new one.
+      outputAssertion = async () => idToken ?? (await assertion(deps.policy.attemptTimeoutMs))
+    }
+
+    if (settings.assertionOnly) {
+      const signed = await setAssertionOutputs(outputAssertion)
+      core.info(
+        `Signed a client assertion for ${settings.audience}; it expires at ${signed}. No token was requested (assertion-only).`
+      )
+      writeSummary('Client assertion', summariseAssertion(settings, signed, credential?.chain[0]))
+      return
     }
 
     const token = await requestToken(
@@ -74,7 +97,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
         clientId: settings.clientId,
         scope: settings.scope,
         assertion,
-        thumbprint: credential?.chain[0].fingerprint.replace(/:/g, '')
+        thumbprint: credential?.chain[0].fingerprint.replace(/:/g, ''),
+        onClockSkew
       },
       deps
     )
@@ -86,6 +110,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
     core.info(
       `Got a ${token.tokenType} token for '${settings.scope}' from ${settings.tokenEndpoint}; it expires at ${token.expiresOn.toISOString()}.`
     )
+    await setAssertionOutputs(outputAssertion)
 
     if (settings.exchangeUrl !== undefined) {
       const exchanged = await exchangeToken(settings.exchangeUrl, token.accessToken, deps)
@@ -100,10 +125,30 @@ export async function run(options: RunOptions = {}): Promise<void> {
       core.exportVariable(settings.exportVariable, token.accessToken)
       core.info(`Exported the token as $${settings.exportVariable} for later steps.`)
     }
-    writeSummary(settings, token, credential)
+    writeSummary('Access token', summarise(settings, token, credential?.chain[0]))
   } catch (error) {
     core.setFailed(redact(describe(error), secrets))
   }
+}
+
+/**
+ * Sets `client-assertion` (masked by the signer) and `client-assertion-expires-on` from its `exp`.
+ * @returns the expiry, ISO 8601.
+ */
+async function setAssertionOutputs(sign: () => Promise<string>): Promise<string> {
+  const jwt = await sign()
+  const exp = decodeJwt(jwt).exp
+  const expiresOn = typeof exp === 'number' ? new Date(exp * 1000).toISOString() : ''
+  core.setOutput('client-assertion', jwt)
+  core.setOutput('client-assertion-expires-on', expiresOn)
+  return expiresOn
+}
+
+/** The warning for the one retry on the server's time (AADSTS700024). */
+function describeSkew(offsetMs: number): string {
+  const seconds = Math.round(Math.abs(offsetMs) / 1000)
+  const minutes = seconds >= 120 ? ` (${Math.round(seconds / 60)} min)` : ''
+  return `The token endpoint's clock is ${seconds} s${minutes} ${offsetMs > 0 ? 'ahead of' : 'behind'} this runner's: it refused the client assertion as outside its valid time range (AADSTS700024). Signing it again on the server's time and retrying once; set the runner's clock right (NTP).`
 }
 
 /** Debug line with the assertion's header and claims (no signature): what the server will check. */
@@ -137,12 +182,11 @@ async function getIdToken(audience: string, timeoutMs: number): Promise<string> 
  * The job summary: core.summary builds the Markdown/HTML; it is appended synchronously, which
  * costs a tenth of core.summary.write()'s promise-based access check and append (about 2 ms).
  */
-function writeSummary(settings: Settings, token: TokenResponse, credential?: Credential): void {
+function writeSummary(heading: string, rows: SummaryRow[]): void {
   const file = process.env.GITHUB_STEP_SUMMARY
   if (!file) return
-  const rows = summarise(settings, token, credential?.chain[0])
   const text = core.summary
-    .addHeading('Access token', 3)
+    .addHeading(heading, 3)
     .addTable([
       [
         { data: 'Field', header: true },

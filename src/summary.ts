@@ -31,15 +31,37 @@ export function summarise(
   }
   rows.push(['Token expires', `${token.expiresOn.toISOString()} (in ${token.expiresIn} s)`])
 
-  if (certificate) {
-    rows.push(
-      ['Certificate subject', certificate.subject.replace(/\n/g, ', ')],
-      ['Certificate thumbprint (SHA-1)', certificate.fingerprint.replace(/:/g, '')],
-      ['Certificate thumbprint (SHA-256)', certificate.fingerprint256.replace(/:/g, '')],
-      ['Certificate expires', new Date(certificate.validTo).toISOString()]
-    )
-  }
+  if (certificate) rows.push(...certificateRows(certificate))
   return rows
+}
+
+/**
+ * The job summary of an `assertion-only` run: who the assertion is for, until when, and the
+ * certificate that signed it. Never the assertion.
+ */
+export function summariseAssertion(
+  settings: Settings,
+  expiresOn: string,
+  certificate?: X509Certificate
+): SummaryRow[] {
+  const rows: SummaryRow[] = [['Client ID', settings.clientId]]
+  if (settings.tenantId) rows.push(['Tenant', settings.tenantId])
+  rows.push(
+    ['Assertion audience', settings.audience],
+    ['Credential', certificate ? 'certificate' : 'GitHub OIDC token (federation)'],
+    ['Assertion expires', expiresOn]
+  )
+  if (certificate) rows.push(...certificateRows(certificate))
+  return rows
+}
+
+function certificateRows(certificate: X509Certificate): SummaryRow[] {
+  return [
+    ['Certificate subject', certificate.subject.replace(/\n/g, ', ')],
+    ['Certificate thumbprint (SHA-1)', certificate.fingerprint.replace(/:/g, '')],
+    ['Certificate thumbprint (SHA-256)', certificate.fingerprint256.replace(/:/g, '')],
+    ['Certificate expires', new Date(certificate.validTo).toISOString()]
+  ]
 }
 
 function decodeClaims(token: string): Record<string, unknown> | undefined {

@@ -1,5 +1,6 @@
 import { HttpClient, type HttpClientResponse } from '@actions/http-client'
 import { decodeJwt } from 'jose'
+import { measureClockSkew } from './clock.js'
 import { TokenError } from './errors.js'
 import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
 
@@ -76,14 +77,38 @@ export interface TokenRequest {
   assertion: (timeoutMs: number) => Promise<string>
   /** The leaf certificate's SHA-1 thumbprint (hex), named in hints; absent with OIDC federation. */
   thumbprint?: string
+  /**
+   * With a certificate: told the server's clock minus ours (ms) when the server refused the
+   * assertion's time range and its clock is off by more than a minute (see clock.ts); the request
+   * is then made once more, with assertions the callback has set to the server's time.
+   */
+  onClockSkew?: (offsetMs: number) => void
 }
 
 /**
  * Client credentials grant with a JWT client assertion (RFC 7521 §4.2, RFC 7523 §2.2, PROTOCOL.md
- * §1), retried on transient faults with a fresh assertion each time.
+ * §1), retried on transient faults with a fresh assertion each time, and once more on the
+ * server's clock when it says the runner's is off (`onClockSkew`).
  * @throws {TokenError} with the server's explanation.
  */
 export async function requestToken(request: TokenRequest, deps: RetryDeps): Promise<TokenResponse> {
+  const skew: { ms?: number } = {}
+  try {
+    return await requestTokenOnce(request, deps, skew)
+  } catch (error) {
+    // A runner whose clock is off (AADSTS700024): once more on the server's time, never twice.
+    if (skew.ms === undefined || request.onClockSkew === undefined) throw error
+    request.onClockSkew(skew.ms)
+    return await requestTokenOnce(request, deps)
+  }
+}
+
+/** The token request with its retries; `skew` gets the clock offset the last answer shows. */
+async function requestTokenOnce(
+  request: TokenRequest,
+  deps: RetryDeps,
+  skew?: { ms?: number }
+): Promise<TokenResponse> {
   return withRetries(async (timeoutMs) => {
     const assertion = await request.assertion(timeoutMs)
     const body = new URLSearchParams({
@@ -95,6 +120,7 @@ export async function requestToken(request: TokenRequest, deps: RetryDeps): Prom
     }).toString()
     const sent = deps.now()
     const answer = await send(request.tokenEndpoint, body, {}, timeoutMs, 'Token request')
+    if (skew && request.onClockSkew) skew.ms = measureClockSkew(answer, deps.now())
     return readToken(
       answer,
       'Token request',

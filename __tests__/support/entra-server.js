@@ -59,7 +59,13 @@ import {
  * @property {{ keyPem: string, certPem: string }} [tls] serve HTTPS with this certificate.
  * @property {string[]} [resources] resources known in every tenant (apps' client IDs are too).
  * @property {number} [maxSkewSeconds] clock skew allowed on exp, nbf and iat; default 300.
- * @property {() => number} [now] the server's clock, in ms; default Date.now.
+ * @property {() => number} [now] the server's clock, in ms; default Date.now. When set, every
+ *   answer's `Date` header comes from it too, as a server's own clock would write it.
+ * @property {boolean} [refuseReplayedJti] refuse a certificate assertion whose `jti` was accepted
+ *   before (AADSTS50013). Default false, as Entra: it takes the same assertion again within its
+ *   lifetime (msal-node itself reuses its signed assertion until it expires, ClientAssertion.ts),
+ *   and tools given one assertion (az login --federated-token, Terraform's ARM_OIDC_TOKEN) send it
+ *   for every token they need.
  */
 /**
  * @typedef {object} EntraServer
@@ -122,7 +128,8 @@ const AADSTS = {
   // Chosen: MissingRequiredField ("an expected field isn't present in the credential").
   90014:
     "400 invalid_request The required field '{name}' is missing from the credential. Ensure that you have all the necessary parameters for the login request.",
-  // Chosen: Entra documents no replay code; 50013 (InvalidAssertion) is its catch-all.
+  // Chosen: Entra documents no replay code; 50013 (InvalidAssertion) is its catch-all. Only with
+  // the refuseReplayedJti option: Entra itself takes a reused assertion within its lifetime.
   50013:
     "401 invalid_client Assertion is invalid. The client assertion with jti '{jti}' was already used; sign a new one for every request.",
   70021:
@@ -136,6 +143,8 @@ const GITHUB_SUBJECT = 'repo:octo/repo:ref:refs/heads/main'
 const EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange'
 const DEFAULT_RESOURCES = ['https://graph.microsoft.com', PARTNER_CENTER, 'api://test-resource']
 const TOKEN_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/token$/
+// MSAL (and so the Azure SDKs and the Azure CLI) reads a tenant's endpoints here first.
+const OPENID_CONFIGURATION = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/
 // Entra: exp at most "5-10 minutes after nbf"; MSAL uses 600 s. A little slack for slow signers.
 const MAX_ASSERTION_LIFETIME = 600
 const LIFETIME_SLACK = 30
@@ -183,12 +192,14 @@ export async function startEntraServer(options) {
   const faults = []
   /** Access tokens issued, for the exchange. @type {Map<string, { aud: string, exp: number }>} */
   const tokens = new Map()
-  /** Accepted `clientId/jti`s and their exp, to refuse replays. @type {Map<string, number>} */
+  /** Accepted `clientId/jti`s and their exp (refuseReplayedJti). @type {Map<string, number>} */
   const seen = new Map()
 
   const scheme = options.tls ? 'https' : 'http'
   /** @type {import('node:http').RequestListener} */
   const listener = (req, res) => {
+    // Node writes `Date` from the machine's clock; a server with its own clock writes that one.
+    if (options.now) res.setHeader('Date', new Date(options.now()).toUTCString())
     handle(req, res).catch(() => {
       // Never log: answer 500 while that is possible, else drop the connection.
       if (res.headersSent) res.destroy()
@@ -247,6 +258,10 @@ export async function startEntraServer(options) {
     }
     if (exchange) return exchangeToken(req, res, record.form)
     if (target.pathname === '/oidc-token') return issueIdToken(req, res, target)
+    const discovery = OPENID_CONFIGURATION.exec(target.pathname)?.[1]
+    if (discovery !== undefined && req.method === 'GET') {
+      return send(res, 200, openIdConfiguration(`${scheme}://${req.headers.host}/${discovery}`))
+    }
     send(res, 404, { error: 'not_found', error_description: `No endpoint at ${target.pathname}.` })
   }
 
@@ -335,7 +350,7 @@ export async function startEntraServer(options) {
   /**
    * A certificate assertion (RFC 7523 §3, PROTOCOL.md §1): its thumbprint names a registered
    * certificate whose key verifies the signature; iss = sub = client ID; aud = the token URL; a
-   * short lifetime; a jti not seen before.
+   * short lifetime; a jti (not seen before, with refuseReplayedJti).
    * @param {string} jws @param {import('jose').ProtectedHeaderParameters} header
    * @param {import('jose').JWTPayload} payload @param {EntraApp} app @param {string} audience
    */
@@ -376,7 +391,7 @@ export async function startEntraServer(options) {
     const time = now()
     for (const [key, until] of seen) if (until + skew < time) seen.delete(key)
     const key = `${app.clientId}/${payload.jti}`
-    if (seen.has(key)) refuse(50013, { jti: payload.jti })
+    if (options.refuseReplayedJti && seen.has(key)) refuse(50013, { jti: payload.jti })
     seen.set(key, exp)
   }
 
@@ -619,6 +634,24 @@ td{padding:4px;border-bottom:1px solid #eee}</style>
 </head><body><div class="box"><h1>502 Bad Gateway</h1>
 <p>The server, while acting as a gateway or proxy, received an invalid response from the upstream server.</p>
 <table>${row.repeat(40)}</table><p>Reference: ${randomUUID()}</p></div></body></html>`
+}
+
+/**
+ * A tenant's OpenID configuration, Entra-shaped (v2.0): what MSAL needs to find the token endpoint.
+ * @param {string} authority `https://127.0.0.1:PORT/<tenant>`
+ */
+function openIdConfiguration(authority) {
+  return {
+    issuer: `${authority}/v2.0`,
+    token_endpoint: `${authority}/oauth2/v2.0/token`,
+    authorization_endpoint: `${authority}/oauth2/v2.0/authorize`,
+    end_session_endpoint: `${authority}/oauth2/v2.0/logout`,
+    jwks_uri: `${authority}/discovery/v2.0/keys`,
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_post'],
+    response_types_supported: ['code', 'id_token', 'token'],
+    subject_types_supported: ['pairwise'],
+    id_token_signing_alg_values_supported: ['RS256']
+  }
 }
 
 /** The assertion cannot be read. @param {string} reason @returns {never} */
