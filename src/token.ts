@@ -17,7 +17,7 @@ export interface TokenResponse {
 }
 
 /** One HTTP answer, body read in full. */
-interface HttpAnswer {
+export interface HttpAnswer {
   status: number
   headers: Record<string, string | string[] | undefined>
   body: string
@@ -247,7 +247,17 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID'
 ])
 
-function readToken(
+/**
+ * Reads a token server's answer, which is untrusted in every part: the token from a 2xx JSON
+ * answer, else a one-line explanation of the failure (status, error, AADSTS code, first sentence,
+ * trace and correlation IDs, hint) with `secrets` and token-like values of the body redacted
+ * before anything is clipped. Linear in the body.
+ * @param what `Token request` or `Token exchange`, the start of the message.
+ * @param sent when the request was sent (epoch ms): the base of `expires_in`.
+ * @throws {TransientError} for 429, 5xx (but 501, 505) and `temporarily_unavailable`.
+ * @throws {TokenError} for every other failure.
+ */
+export function readToken(
   answer: HttpAnswer,
   what: string,
   url: string,
