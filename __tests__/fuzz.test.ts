@@ -194,16 +194,14 @@ describe('token answers (src/token.ts readToken)', () => {
     const bodies = fc.oneof(
       hostileText,
       fc.json(),
-      fc
-        .jsonValue()
-        .map((value) =>
-          JSON.stringify({
-            error_description: `${secret} x`,
-            error_codes: [value],
-            error: value,
-            trace_id: value
-          })
-        ),
+      fc.jsonValue().map((value) =>
+        JSON.stringify({
+          error_description: `${secret} x`,
+          error_codes: [value],
+          error: value,
+          trace_id: value
+        })
+      ),
       fc
         .nat({ max: 300 })
         .map((depth) => `{"error_codes":[${'['.repeat(depth * 100)}${']'.repeat(depth * 100)}]}`)
