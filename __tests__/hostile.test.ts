@@ -20,6 +20,8 @@ import {
   type HostileRequest
 } from './support/hostile-server.js'
 import { ROOT, runAction, runnerLeaks, type ActionRun } from './support/run-action.js'
+import { DEFAULT_RETRY_POLICY, type RetryDeps } from '../src/retry.js'
+import { requestToken } from '../src/token.js'
 
 const PASSWORD = `pw-${randomBytes(12).toString('base64url')}`
 const cert = makeCert({ commonName: 'hostile test' })
@@ -485,4 +487,49 @@ describe('nothing hangs', () => {
       await proxy.close()
     }
   }, 200_000)
+})
+
+describe('the transport, in process', () => {
+  const deps = (attemptTimeoutMs: number): RetryDeps => ({
+    policy: { ...DEFAULT_RETRY_POLICY, maxAttempts: 2, attemptTimeoutMs, baseDelayMs: 10 },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: Date.now,
+    random: () => 0.5,
+    log: () => {}
+  })
+  const request = (tokenEndpoint: string) => ({
+    tokenEndpoint,
+    clientId: 'c',
+    scope: 's',
+    assertion: async () => 'assertion-not-a-secret-here'
+  })
+  /** Waits (up to a generous bound) until `open()` is 0; returns what it was last. */
+  async function settled(open: () => number): Promise<number> {
+    for (let i = 0; i < 100 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50))
+    return open()
+  }
+
+  it('closes the connection of every abandoned attempt to a silent server', async () => {
+    await expect(requestToken(request(`${server.url}/silent`), deps(300))).rejects.toThrow(
+      /gave no answer within 0 s \(gave up after 2 attempts\)/
+    )
+    expect(await settled(() => server.open)).toBe(0)
+  })
+
+  it('closes the pending CONNECT of a proxy that never answers', async () => {
+    const proxy = await startSilentProxy()
+    process.env.HTTPS_PROXY = proxy.url
+    try {
+      await expect(
+        requestToken(request('https://login.example.test/token'), deps(300))
+      ).rejects.toThrow(
+        /login\.example\.test gave no answer within 0 s \(gave up after 2 attempts\)/
+      )
+      expect(proxy.connects).toBe(2)
+      expect(await settled(() => proxy.open)).toBe(0)
+    } finally {
+      delete process.env.HTTPS_PROXY
+      await proxy.close()
+    }
+  })
 })

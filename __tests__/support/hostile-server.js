@@ -55,7 +55,7 @@ export function answer(socket, status, body, headers = {}) {
 /**
  * Starts the server with the given attacks.
  * @param {Record<string, Attack>} attacks
- * @returns {Promise<{ url: string, requests: HostileRequest[], close(): Promise<void> }>}
+ * @returns {Promise<{ url: string, requests: HostileRequest[], open: number, close(): Promise<void> }>}
  */
 export async function startHostileServer(attacks) {
   /** @type {HostileRequest[]} */
@@ -107,6 +107,10 @@ export async function startHostileServer(attacks) {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    /** Connections still open. */
+    get open() {
+      return sockets.size
+    },
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy()
@@ -117,7 +121,7 @@ export async function startHostileServer(attacks) {
 
 /**
  * A proxy that accepts every connection, reads the CONNECT, and never answers.
- * @returns {Promise<{ url: string, connects: number, close(): Promise<void> }>}
+ * @returns {Promise<{ url: string, connects: number, open: number, close(): Promise<void> }>}
  */
 export async function startSilentProxy() {
   /** @type {Set<import('node:net').Socket>} */
@@ -136,6 +140,10 @@ export async function startSilentProxy() {
     url: `http://127.0.0.1:${port}`,
     get connects() {
       return state.connects
+    },
+    /** Connections still open. */
+    get open() {
+      return sockets.size
     },
     close: () =>
       new Promise((resolve) => {
