@@ -83,11 +83,24 @@ export interface Log {
   format: (text: string) => string
 }
 
+/** The real `@actions/core` functions, named one by one so the bundler keeps only these. */
+function coreSink(): LogSink {
+  return {
+    info: core.info,
+    warning: core.warning,
+    error: core.error,
+    debug: core.debug,
+    setFailed: core.setFailed,
+    setSecret: core.setSecret,
+    isDebug: core.isDebug
+  }
+}
+
 /**
  * Creates the log of one run.
  * @param sink defaults to `@actions/core`.
  */
-export function createLog(sink: LogSink = core): Log {
+export function createLog(sink: LogSink = coreSink()): Log {
   const secrets = new Set<string>()
   const format = (text: string): string => clip(escapeLine(redact(text, secrets)), MAX_LINE)
   return {
