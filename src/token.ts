@@ -178,7 +178,7 @@ async function send(
     return await postForm(url, body, { Accept: 'application/json', ...headers }, timeoutMs)
   } catch (error) {
     // Only the error code and our own words: a library's message may quote the request.
-    const code = (error as NodeJS.ErrnoException).code ?? 'network error'
+    const code = String((error as NodeJS.ErrnoException).code ?? 'network error')
     const host = new URL(url).host
     if (code === 'EBODYTOOLARGE') {
       throw new TokenError(
