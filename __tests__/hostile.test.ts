@@ -166,6 +166,14 @@ const attacks: Record<string, (req: HostileRequest, socket: Socket) => void> = {
     ),
   'blank-token': (_, socket) => answer(socket, 200, '{"access_token":" \\t\\n ","expires_in":5}'),
   ok: (_, socket) => success(socket),
+  // A token whose claims carry HTML: the job summary must show it as text.
+  'html-claims': (_, socket) => {
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+    const claims = { aud: '<img src=x onerror=alert(1)>', roles: ['a&b', '"q"\n</td>'], scp: "x'y" }
+    const value = `${part({ alg: 'none' })}.${part(claims)}.${randomBytes(32).toString('base64url')}`
+    issued.push(value)
+    answer(socket, 200, JSON.stringify({ access_token: value, expires_in: 60 }))
+  },
   exchange: (_, socket) => success(socket),
   // Slow: a body that trickles a byte at a time, and a server that never answers.
   trickle: (_, socket) => {
@@ -298,6 +306,23 @@ describe('workflow-command injection', () => {
     expect(got).toContain(
       "for 'api://x/.default\\n::stop-commands::pwned\\r::warning::injected\\r\\n::pwned::'"
     )
+  })
+})
+
+describe('the job summary', () => {
+  it('escapes claims from the server and inputs as HTML', async () => {
+    const outcome = await attack('html-claims', { scope: 'api://x/<b>.default' })
+    expectSafe(outcome)
+    const rows = Object.fromEntries(
+      [...outcome.run.summary.matchAll(/<tr><td>(.*?)<\/td><td>(.*?)<\/td><\/tr>/g)].map((m) => [
+        m[1],
+        m[2]
+      ])
+    )
+    expect(rows['Scope']).toBe('api://x/&lt;b&gt;.default')
+    expect(rows['Token audience']).toBe('&lt;img src=x onerror=alert(1)&gt;')
+    expect(rows['Token roles']).toBe('a&amp;b, &quot;q&quot; &lt;/td&gt;')
+    expect(rows['Token scopes (scp)']).toBe('x&#39;y')
   })
 })
 
