@@ -31,6 +31,22 @@ const transient = (cause: string, retryAfterMs?: number) =>
   new TransientError(`Token request failed: ${cause}.`, cause, 503, retryAfterMs)
 
 describe('withRetries', () => {
+  it('keeps to a deadline shared by the calls of one step', async () => {
+    const { deps, advance } = fakeDeps({ deadline: 60_000 })
+    await withRetries(async () => advance(50_000), deps)
+    const timeouts: number[] = []
+    await expect(
+      withRetries(async (timeoutMs) => {
+        timeouts.push(timeoutMs)
+        advance(timeoutMs)
+        throw transient('no answer')
+      }, deps)
+    ).rejects.toThrow(
+      'Token request failed: no answer (gave up after 1 attempt: waiting 1 s more would pass the 60 s limit).'
+    )
+    expect(timeouts).toEqual([10_000])
+  })
+
   it('returns the first success without waiting', async () => {
     const { deps, slept } = fakeDeps()
     await expect(withRetries(async () => 'token', deps)).resolves.toBe('token')

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, KeyObject, X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { InputError } from './errors.js'
 import type { Algorithm, CertificateSource } from './inputs.js'
 
@@ -75,28 +75,71 @@ export async function loadCredential(
   return assemble(material)
 }
 
+/** Largest certificate file read: PEM or PFX files with a chain are a few KiB. */
+export const MAX_FILE_BYTES = 4 * 1024 * 1024
+
 async function addFile(material: Material, path: string, password?: string): Promise<void> {
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(path)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const why =
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : `cannot be read (${code})`
-    throw new InputError(
-      'certificate-file',
-      `Input 'certificate-file': ${path} ${why}. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
-    )
-  }
+  const bytes = readCertificateFile(path)
   // A DER PFX starts with a SEQUENCE tag; anything else is text (PEM, or base64 of a PFX).
   if (bytes[0] === 0x30 && !bytes.includes('-----BEGIN')) {
     await addPfx(material, bytes, 'certificate-file', password)
   } else {
     await addText(material, bytes.toString('utf8'), 'certificate-file', password)
+  }
+}
+
+/**
+ * Reads a certificate file: a regular file of at most {@link MAX_FILE_BYTES}. Opened without
+ * blocking and checked before any byte is read, so a FIFO, a device (`/dev/zero`) or a huge file is
+ * refused at once instead of blocking or filling memory.
+ * @throws {InputError} naming `certificate-file` and what is wrong with it.
+ */
+export function readCertificateFile(path: string): Buffer {
+  const refuse = (why: string): InputError =>
+    new InputError(
+      'certificate-file',
+      `Input 'certificate-file': ${path} ${why}. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
+    )
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw refuse(
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : `cannot be read (${code})`
+    )
+  }
+  try {
+    const stat = fstatSync(fd)
+    if (stat.isDirectory()) throw refuse('is a directory')
+    if (!stat.isFile()) {
+      throw refuse(
+        'is not a regular file (a pipe, socket or device): give the path of the PEM or PFX file itself'
+      )
+    }
+    if (stat.size > MAX_FILE_BYTES) {
+      throw refuse(
+        `is ${(stat.size / 1024 / 1024).toFixed(1)} MiB; a certificate file is a few KiB (at most ${MAX_FILE_BYTES / 1024 / 1024} MiB): check the path`
+      )
+    }
+    // At most one byte more than allowed: a file that grew since fstat is refused too.
+    const buffer = Buffer.alloc(Math.min(stat.size, MAX_FILE_BYTES) + 1)
+    let length = 0
+    for (let n; length < buffer.length; length += n) {
+      n = readSync(fd, buffer, length, buffer.length - length, null)
+      if (n === 0) break
+    }
+    if (length > MAX_FILE_BYTES) throw refuse(`is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`)
+    return buffer.subarray(0, length)
+  } catch (error) {
+    if (error instanceof InputError) throw error
+    throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'read error'})`)
+  } finally {
+    closeSync(fd)
   }
 }
 
@@ -192,48 +235,82 @@ function normalize(text: string): string {
     .trim()
 }
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g
+const BEGIN = '-----BEGIN '
+const DASHES = '-----'
+/** What a PEM label may hold (RFC 7468 §3, as node:crypto's labels use it). */
+const LABEL = /^[A-Z0-9 ]{1,64}$/
 
 /**
  * Splits PEM text into blocks and rebuilds each in canonical form (RFC 7468): the body's base64 is
  * re-wrapped, so blocks flattened to one line or indented still parse. Encapsulated headers
  * (`Proc-Type`, `DEK-Info` of legacy encrypted keys) are kept. Written by hand: node:crypto parses
- * only canonical PEM, and no small library does this repair.
+ * only canonical PEM, and no small library does this repair. One forward `indexOf` scan: linear in
+ * the text, whatever it holds (a regex with a back-reference was quadratic on many BEGIN lines).
+ * @throws {InputError} when a BEGIN line has no matching END line.
  */
-function parsePem(text: string, input: string, onSecret: (text: string) => void): PemBlock[] {
-  const blocks: PemBlock[] = []
-  for (const match of text.matchAll(BLOCK)) {
-    const [, label, body] = match
-    const tokens = body.split(/\s+/).filter(Boolean)
-    if (isKeyLabel(label)) for (const t of tokens) if (t.length >= MIN_SECRET_LENGTH) onSecret(t)
-    const headers: string[] = []
-    const base64: string[] = []
-    for (let i = 0; i < tokens.length; i++) {
-      if (tokens[i].endsWith(':') && i + 1 < tokens.length) {
-        headers.push(`${tokens[i]} ${tokens[++i]}`)
-      } else {
-        base64.push(tokens[i])
-      }
-    }
-    const data = base64.join('')
-    const lines = data.match(/.{1,64}/g) ?? []
-    const head = headers.length > 0 ? `${headers.join('\n')}\n\n` : ''
-    blocks.push({
-      label,
-      pem: `-----BEGIN ${label}-----\n${head}${lines.join('\n')}\n-----END ${label}-----\n`,
-      encrypted:
-        label === 'ENCRYPTED PRIVATE KEY' || headers.some((h) => /^Proc-Type:.*ENCRYPTED/i.test(h)),
-      input
-    })
-  }
-  const begins = text.match(/-----BEGIN/g)?.length ?? 0
-  if (begins > blocks.length) {
-    throw new InputError(
+export function parsePem(
+  text: string,
+  input: string,
+  onSecret: (text: string) => void
+): PemBlock[] {
+  const truncated = (): InputError =>
+    new InputError(
       input,
       `Input '${input}' holds a PEM block without its matching -----END ...----- line: the text is truncated. Paste the whole file.`
     )
+  const blocks: PemBlock[] = []
+  for (let at = text.indexOf(BEGIN); at >= 0;) {
+    const labelEnd = text.indexOf(DASHES, at + BEGIN.length)
+    const label = labelEnd < 0 ? '' : text.slice(at + BEGIN.length, labelEnd)
+    if (!LABEL.test(label)) throw truncated()
+    const end = `-----END ${label}-----`
+    const bodyStart = labelEnd + DASHES.length
+    const bodyEnd = text.indexOf(end, bodyStart)
+    if (bodyEnd < 0) throw truncated()
+    const body = text.slice(bodyStart, bodyEnd)
+    // A BEGIN inside another block: the first block lost its END line.
+    if (body.includes('-----BEGIN')) throw truncated()
+    blocks.push(rebuild(label, body, input, onSecret))
+    at = text.indexOf(BEGIN, bodyEnd + end.length)
   }
+  // A BEGIN not followed by a space and a label ("-----BEGIN-----") is no block either.
+  let begins = 0
+  for (let at = text.indexOf('-----BEGIN'); at >= 0; at = text.indexOf('-----BEGIN', at + 1))
+    begins++
+  if (begins > blocks.length) throw truncated()
   return blocks
+}
+
+/** One block in canonical form: headers first, then the base64 wrapped at 64 characters. */
+function rebuild(
+  label: string,
+  body: string,
+  input: string,
+  onSecret: (text: string) => void
+): PemBlock {
+  const tokens = body.split(/\s+/).filter(Boolean)
+  if (isKeyLabel(label)) for (const t of tokens) if (t.length >= MIN_SECRET_LENGTH) onSecret(t)
+  const headers: string[] = []
+  const base64: string[] = []
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i].endsWith(':') && i + 1 < tokens.length) {
+      headers.push(`${tokens[i]} ${tokens[++i]}`)
+    } else {
+      base64.push(tokens[i])
+    }
+  }
+  const data = base64.join('')
+  const lines: string[] = []
+  for (let i = 0; i < data.length; i += 64) lines.push(data.slice(i, i + 64))
+  const head = headers.length > 0 ? `${headers.join('\n')}\n\n` : ''
+  return {
+    label,
+    pem: `-----BEGIN ${label}-----\n${head}${lines.join('\n')}\n-----END ${label}-----\n`,
+    encrypted:
+      label === 'ENCRYPTED PRIVATE KEY' ||
+      headers.some((h) => /^proc-type:/i.test(h) && h.toUpperCase().includes('ENCRYPTED')),
+    input
+  }
 }
 
 function isKeyLabel(label: string): boolean {

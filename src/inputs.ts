@@ -301,18 +301,174 @@ function readAssertionLifetime(certificate: boolean): number {
   return seconds
 }
 
+/**
+ * Names a later step's tools read, which the token must not be exported to: the runner's own
+ * (`GITHUB_*`, `RUNNER_*`, `ACTIONS_*`), the shell's and the dynamic loader's, git's, Node's and
+ * other runtimes', and the proxy variables. A value chosen by a token server must not become a
+ * program path, a preloaded library or a proxy.
+ */
+const RESERVED_NAMES = new Set([
+  'PATH',
+  'HOME',
+  'SHELL',
+  'ENV',
+  'BASH_ENV',
+  'CDPATH',
+  'IFS',
+  'PS1',
+  'PS2',
+  'PS4',
+  'PROMPT_COMMAND',
+  'SHELLOPTS',
+  'BASHOPTS',
+  'GLOBIGNORE',
+  'USER',
+  'LOGNAME',
+  'TMPDIR',
+  'TEMP',
+  'TMP',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TERM',
+  'EDITOR',
+  'VISUAL',
+  'PAGER',
+  'LESSOPEN',
+  'LESSCLOSE',
+  'MANPAGER',
+  'BROWSER',
+  'ZDOTDIR',
+  'XDG_CONFIG_HOME',
+  'XDG_DATA_HOME',
+  'XDG_CACHE_HOME',
+  'XDG_RUNTIME_DIR',
+  'CI',
+  'JAVA_TOOL_OPTIONS',
+  '_JAVA_OPTIONS',
+  'JDK_JAVA_OPTIONS',
+  'JAVA_OPTIONS',
+  'JAVA_HOME',
+  'MAVEN_OPTS',
+  'GRADLE_OPTS',
+  'CLASSPATH',
+  'DOTNET_STARTUP_HOOKS',
+  'CORECLR_PROFILER',
+  'CORECLR_PROFILER_PATH',
+  'CORECLR_ENABLE_PROFILING',
+  'GOFLAGS',
+  'GOPROXY',
+  'CARGO_HOME',
+  'RUSTC_WRAPPER',
+  'RUSTFLAGS',
+  'SSH_AUTH_SOCK',
+  'SSH_ASKPASS',
+  'SUDO_ASKPASS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'CURL_CA_BUNDLE',
+  'REQUESTS_CA_BUNDLE',
+  'OPENSSL_CONF',
+  'OPENSSL_ENGINES',
+  'DOCKER_HOST',
+  'DOCKER_CONFIG',
+  'KUBECONFIG',
+  'NPM_CONFIG_USERCONFIG',
+  'COMSPEC',
+  'PATHEXT',
+  'PSMODULEPATH',
+  'SYSTEMROOT',
+  'WINDIR',
+  'APPDATA',
+  'LOCALAPPDATA',
+  'USERPROFILE',
+  'MAIL',
+  'HOSTALIASES',
+  'RESOLV_HOST_CONF',
+  'LOCALDOMAIN',
+  'MALLOC_CONF',
+  'GCONV_PATH',
+  'NLSPATH',
+  'INPUTRC',
+  'TERMINFO',
+  'GEM_HOME',
+  'GEM_PATH',
+  'COMPOSER_HOME',
+  'VIRTUAL_ENV',
+  'TCLLIBPATH',
+  'CC',
+  'CXX',
+  'CPP',
+  'CFLAGS',
+  'CXXFLAGS',
+  'CPPFLAGS',
+  'LDFLAGS',
+  'MAKEFLAGS',
+  'MAKE',
+  'GCC_EXEC_PREFIX'
+])
+const RESERVED_PREFIXES = [
+  'GITHUB_',
+  'RUNNER_',
+  'ACTIONS_',
+  'INPUT_',
+  'STATE_',
+  'LD_',
+  'DYLD_',
+  'NODE_',
+  'NPM_CONFIG_',
+  'YARN_',
+  'GIT_',
+  'SSH_',
+  'PYTHON',
+  'PIP_',
+  'PERL5',
+  'PERL_',
+  'RUBY',
+  'BUNDLE_',
+  'JAVA_',
+  'DOTNET_',
+  'COMPLUS_',
+  'BASH_FUNC_',
+  'LC_',
+  'DOCKER_',
+  'LUA_',
+  'CONDA_',
+  'ELECTRON_'
+]
+
+/**
+ * Whether a later step's shell, loader, runtime or the runner itself reads `name` (compared
+ * upper-cased: Windows names are not case-sensitive).
+ */
+export function isReservedVariable(name: string): boolean {
+  const upper = name.toUpperCase()
+  return (
+    RESERVED_NAMES.has(upper) ||
+    upper.endsWith('_PROXY') ||
+    RESERVED_PREFIXES.some((prefix) => upper.startsWith(prefix))
+  )
+}
+
 function readExportVariable(): string | undefined {
   const name = optional('export-variable')
-  if (name !== undefined && !ENV_NAME.test(name)) {
+  if (name === undefined) return undefined
+  if (!ENV_NAME.test(name)) {
     throw new InputError(
       'export-variable',
       `Input 'export-variable' must be an environment variable name (letters, digits and _, not starting with a digit), e.g. GRAPH_TOKEN; got ${shown(name)}.`
     )
   }
-  if (name !== undefined && name.toUpperCase().startsWith('GITHUB_')) {
+  if (name.toUpperCase().startsWith('GITHUB_')) {
     throw new InputError(
       'export-variable',
       `Input 'export-variable' must not start with GITHUB_: the runner reserves those names. Use e.g. GRAPH_TOKEN.`
+    )
+  }
+  if (isReservedVariable(name)) {
+    throw new InputError(
+      'export-variable',
+      `Input 'export-variable' is ${name}, a name that the runner, the shell, the dynamic loader, git, Node or a proxy reads in later steps: use a plain name of your own, e.g. GRAPH_TOKEN.`
     )
   }
   return name

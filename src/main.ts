@@ -5,6 +5,7 @@ import { signAssertion } from './assertion.js'
 import { checkCredential, loadCredential, type Credential } from './credential.js'
 import { ActionError, InputError } from './errors.js'
 import { readSettings } from './inputs.js'
+import { createLog, type Log } from './log.js'
 import { DEFAULT_RETRY_POLICY, realRetryDeps, type RetryPolicy } from './retry.js'
 import { summarise, summariseAssertion, type SummaryRow } from './summary.js'
 import { exchangeToken, requestToken } from './token.js'
@@ -20,18 +21,14 @@ export interface RunOptions {
  * set the outputs. The one place that catches: every failure ends as one `::error::` line.
  */
 export async function run(options: RunOptions = {}): Promise<void> {
-  const secrets: string[] = []
-  const mask = (value: string): string => {
-    secrets.push(value)
-    // The runner masks line by line too; a multi-line secret gets each line masked as well.
-    for (const line of [value, ...value.split(/\r?\n/).filter((l) => l.trim() && l !== value)])
-      core.setSecret(line)
-    return value
-  }
+  // Every line goes out through the log, which redacts the secrets it was told and escapes the rest.
+  const log = createLog()
+  const mask = log.secret
   try {
     const settings = readSettings()
     const now = options.now ?? (() => new Date())
-    const deps = realRetryDeps(options.policy ?? DEFAULT_RETRY_POLICY, (line) => core.info(line))
+    // One time budget for the whole step: the token request and the exchange share it.
+    const deps = realRetryDeps(options.policy ?? DEFAULT_RETRY_POLICY, log.info)
 
     let credential: Credential | undefined
     let assertion: (timeoutMs: number) => Promise<string>
@@ -41,9 +38,9 @@ export async function run(options: RunOptions = {}): Promise<void> {
     if (settings.credential.kind === 'certificate') {
       const source = settings.credential
       // Masked by readSettings; kept here so no message can quote it either.
-      if (source.password) secrets.push(source.password)
+      if (source.password) mask(source.password)
       // The key's text is masked too: a later step that prints the file shows *** instead.
-      const loaded = await loadCredential(source, (text) => core.setSecret(text))
+      const loaded = await loadCredential(source, mask)
       const { algorithm, entra, clientId, audience, sendX5c } = settings
       const warnings = checkCredential(loaded, {
         algorithm,
@@ -52,15 +49,15 @@ export async function run(options: RunOptions = {}): Promise<void> {
         keyInput: source.privateKey !== undefined ? 'private-key' : undefined,
         now: now()
       })
-      for (const warning of warnings) core.warning(warning)
+      for (const warning of warnings) log.warning(warning)
       credential = loaded
       const lifetimeSeconds = settings.assertionLifetime
       const signing = { clientId, audience, algorithm, sendX5c, lifetimeSeconds, now }
       assertion = async () =>
-        describeAssertion(mask(await signAssertion(loaded, { ...signing, clockOffsetMs })))
+        describeAssertion(log, mask(await signAssertion(loaded, { ...signing, clockOffsetMs })))
       onClockSkew = (offsetMs) => {
         clockOffsetMs = offsetMs
-        core.warning(describeSkew(offsetMs))
+        log.warning(describeSkew(offsetMs))
       }
       // For later steps: a fresh assertion (its own jti), on the server's time if it was measured.
       outputAssertion = async () => mask(await signAssertion(loaded, { ...signing, clockOffsetMs }))
@@ -77,14 +74,14 @@ export async function run(options: RunOptions = {}): Promise<void> {
       }
       let idToken: string | undefined
       assertion = async (timeoutMs) =>
-        (idToken = describeAssertion(mask(await getIdToken(audience, timeoutMs))))
+        (idToken = describeAssertion(log, mask(await getIdToken(audience, timeoutMs))))
       // The GitHub OIDC token is the client assertion itself: the one just sent, or a new one.
       outputAssertion = async () => idToken ?? (await assertion(deps.policy.attemptTimeoutMs))
     }
 
     if (settings.assertionOnly) {
       const signed = await setAssertionOutputs(outputAssertion)
-      core.info(
+      log.info(
         `Signed a client assertion for ${settings.audience}; it expires at ${signed}. No token was requested (assertion-only).`
       )
       writeSummary('Client assertion', summariseAssertion(settings, signed, credential?.chain[0]))
@@ -107,7 +104,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
     core.setOutput('token-type', token.tokenType)
     core.setOutput('expires-in', String(token.expiresIn))
     core.setOutput('expires-on', token.expiresOn.toISOString())
-    core.info(
+    log.info(
       `Got a ${token.tokenType} token for '${settings.scope}' from ${settings.tokenEndpoint}; it expires at ${token.expiresOn.toISOString()}.`
     )
     await setAssertionOutputs(outputAssertion)
@@ -117,17 +114,17 @@ export async function run(options: RunOptions = {}): Promise<void> {
       mask(exchanged.accessToken)
       core.setOutput('exchanged-token', exchanged.accessToken)
       core.setOutput('exchanged-expires-in', String(exchanged.expiresIn))
-      core.info(
+      log.info(
         `Exchanged it at ${settings.exchangeUrl}; the new token expires at ${exchanged.expiresOn.toISOString()}.`
       )
     }
     if (settings.exportVariable !== undefined) {
       core.exportVariable(settings.exportVariable, token.accessToken)
-      core.info(`Exported the token as $${settings.exportVariable} for later steps.`)
+      log.info(`Exported the token as $${settings.exportVariable} for later steps.`)
     }
     writeSummary('Access token', summarise(settings, token, credential?.chain[0]))
   } catch (error) {
-    core.setFailed(redact(describe(error), secrets))
+    log.fail(describe(error))
   }
 }
 
@@ -152,9 +149,9 @@ function describeSkew(offsetMs: number): string {
 }
 
 /** Debug line with the assertion's header and claims (no signature): what the server will check. */
-function describeAssertion(jwt: string): string {
-  if (core.isDebug()) {
-    core.debug(
+function describeAssertion(log: Log, jwt: string): string {
+  if (log.isDebug()) {
+    log.debug(
       `Client assertion header ${JSON.stringify(decodeProtectedHeader(jwt))}, claims ${JSON.stringify(decodeJwt(jwt))}`
     )
   }
@@ -203,8 +200,4 @@ function describe(error: unknown): string {
   if (error instanceof ActionError) return error.message
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
   return `Unexpected error: ${text}`
-}
-
-function redact(text: string, secrets: string[]): string {
-  return secrets.reduce((out, secret) => out.split(secret).join('***'), text)
 }

@@ -43,11 +43,17 @@ export interface RetryDeps {
   sleep: (ms: number) => Promise<void>
   now: () => number
   random: () => number
-  /** One line per retry; never receives a secret. */
+  /** One line per retry, printed through the run's log (src/log.ts), which escapes server text. */
   log: (line: string) => void
+  /**
+   * When the whole step's time runs out (epoch ms), shared by every request of the step (the token
+   * request and the exchange), so together they keep to {@link RetryPolicy.totalTimeMs}; absent:
+   * each call to {@link withRetries} has its own.
+   */
+  deadline?: number
 }
 
-/** The real clock and timer. */
+/** The real clock and timer; the step's time budget starts now. */
 export const realRetryDeps = (
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
   log: (line: string) => void = () => {}
@@ -56,7 +62,8 @@ export const realRetryDeps = (
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   now: Date.now,
   random: Math.random,
-  log
+  log,
+  deadline: Date.now() + policy.totalTimeMs
 })
 
 /**
@@ -69,7 +76,7 @@ export async function withRetries<T>(
   deps: RetryDeps
 ): Promise<T> {
   const { policy } = deps
-  const deadline = deps.now() + policy.totalTimeMs
+  const deadline = Math.min(deps.deadline ?? Infinity, deps.now() + policy.totalTimeMs)
   for (let n = 1; ; n++) {
     const timeoutMs = Math.max(1, Math.min(policy.attemptTimeoutMs, deadline - deps.now()))
     try {

@@ -3,12 +3,14 @@ import { decodeJwt } from 'jose'
 import type { Settings } from './inputs.js'
 import type { TokenResponse } from './token.js'
 
-/** One row of the job summary: a label and a value that is safe to show. */
+/** One row of the job summary: a label and a value that is safe to show, HTML-escaped. */
 export type SummaryRow = [label: string, value: string]
 
 /**
  * What the job summary shows: the request, the token's claims when it is a JWT (decoded, never the
- * token itself), and the certificate's subject, thumbprints and expiry. Nothing secret.
+ * token itself), and the certificate's subject, thumbprints and expiry. Nothing secret. Every value
+ * is HTML-escaped: `core.summary` writes cells as they are, and the claims, the endpoint and the
+ * scope come from a server or an input.
  */
 export function summarise(
   settings: Settings,
@@ -22,17 +24,51 @@ export function summarise(
 
   const claims = decodeClaims(token.accessToken)
   if (claims) {
-    const aud = claims.aud
-    if (aud !== undefined)
-      rows.push(['Token audience', Array.isArray(aud) ? aud.join(', ') : String(aud)])
-    const roles = Array.isArray(claims.roles) ? claims.roles.join(', ') : undefined
+    // Only strings: a claim is the server's JSON, of any shape and depth.
+    const aud = strings(claims.aud)
+    if (aud) rows.push(['Token audience', aud])
+    const roles = strings(claims.roles)
     if (roles) rows.push(['Token roles', roles])
     if (typeof claims.scp === 'string') rows.push(['Token scopes (scp)', claims.scp])
   }
   rows.push(['Token expires', `${token.expiresOn.toISOString()} (in ${token.expiresIn} s)`])
 
   if (certificate) rows.push(...certificateRows(certificate))
-  return rows
+  return escapeRows(rows)
+}
+
+/** Every value HTML-escaped: `core.summary` writes cells as they are. */
+function escapeRows(rows: SummaryRow[]): SummaryRow[] {
+  return rows.map(([label, value]) => [label, escapeHtml(value)])
+}
+
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;'
+}
+
+/**
+ * Escapes text for an HTML table cell in the job summary: the five HTML metacharacters as entities,
+ * line breaks and other control characters as spaces (a line break would end the Markdown table),
+ * and at most 1,000 characters.
+ */
+export function escapeHtml(text: string): string {
+  const plain = text.length > 1000 ? `${text.slice(0, 997)}...` : text
+  return (
+    plain
+      .replace(/[&<>"']/g, (c) => ENTITIES[c])
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
+  )
+}
+
+/** A string claim, or an array claim's string items joined; undefined when there are none. */
+function strings(claim: unknown): string | undefined {
+  const items = (Array.isArray(claim) ? claim : [claim]).filter((c) => typeof c === 'string')
+  return items.length > 0 ? items.slice(0, 100).join(', ') : undefined
 }
 
 /**
@@ -52,7 +88,7 @@ export function summariseAssertion(
     ['Assertion expires', expiresOn]
   )
   if (certificate) rows.push(...certificateRows(certificate))
-  return rows
+  return escapeRows(rows)
 }
 
 function certificateRows(certificate: X509Certificate): SummaryRow[] {

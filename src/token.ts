@@ -1,6 +1,11 @@
 import { HttpClient, type HttpClientResponse } from '@actions/http-client'
 import { decodeJwt } from 'jose'
 import { measureClockSkew } from './clock.js'
+import * as diagnostics from 'node:diagnostics_channel'
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import { errorCode, excerpt, parseJson, preview, tokenLike, type Json } from './answer.js'
+import { clip, redact } from './log.js'
 import { TokenError } from './errors.js'
 import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
 
@@ -13,7 +18,7 @@ export interface TokenResponse {
 }
 
 /** One HTTP answer, body read in full. */
-interface HttpAnswer {
+export interface HttpAnswer {
   status: number
   headers: Record<string, string | string[] | undefined>
   body: string
@@ -22,11 +27,21 @@ interface HttpAnswer {
 const USER_AGENT = 'certificate-token-action'
 const FORM = 'application/x-www-form-urlencoded'
 
+/** Largest answer body read: token answers are a few KiB; more is not a token server's answer. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** Thrown by the transport when the answer body passes {@link MAX_BODY_BYTES}. */
+class BodyTooLarge extends Error {
+  readonly code = 'EBODYTOOLARGE'
+}
+
 /**
  * Sends a form POST and reads the answer within `timeoutMs`; rejects on network faults. Through
  * `@actions/http-client` (proxies through `HTTPS_PROXY`/`NO_PROXY`), no redirects, no retries of its
- * own. A fresh client per attempt, disposed afterwards, so an abandoned attempt's socket is
- * destroyed and cannot keep the process alive.
+ * own. The body is read through a bounded reader ({@link MAX_BODY_BYTES}). When the attempt ends,
+ * answered or abandoned, every socket it opened is destroyed: the client's own (through its agent)
+ * and those the proxy tunnel opens for its CONNECT, which the client cannot reach (found through
+ * Node's `net.client.socket` diagnostics channel), so nothing keeps the process alive.
  */
 async function postForm(
   url: string,
@@ -40,6 +55,12 @@ async function postForm(
     keepAlive: false,
     socketTimeout: timeoutMs
   })
+  const sockets = new Set<Socket>()
+  const track = (message: unknown): void => {
+    const socket = (message as { socket?: Socket }).socket
+    if (socket) sockets.add(socket)
+  }
+  diagnostics.subscribe('net.client.socket', track)
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -54,18 +75,41 @@ async function postForm(
       return {
         status: response.message.statusCode ?? 0,
         headers: response.message.headers,
-        body: await response.readBody()
+        body: await readBounded(response.message, MAX_BODY_BYTES)
       }
     })()
     exchange.catch(() => {}) // settles after the deadline when abandoned
     return await Promise.race([exchange, deadline])
   } finally {
     clearTimeout(timer)
-    // An answer abandoned mid-body would keep its socket open: through a proxy, dispose() does
-    // not reach the tunnelling agent's sockets.
+    diagnostics.unsubscribe('net.client.socket', track)
     response?.message.destroy()
     client.dispose()
+    for (const socket of sockets) socket.destroy()
   }
+}
+
+/**
+ * Reads a body up to `limit` bytes; past that, stops reading, destroys the stream and rejects with
+ * {@link BodyTooLarge}. Decoded as UTF-8 once, at the end.
+ */
+function readBounded(stream: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        stream.destroy()
+        reject(new BodyTooLarge('body too large'))
+        return
+      }
+      chunks.push(chunk)
+    })
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    stream.on('error', reject)
+    stream.on('close', () => reject(Object.assign(new Error('closed'), { code: 'ECONNRESET' })))
+  })
 }
 
 /** What the token request needs besides the assertion. */
@@ -160,8 +204,19 @@ async function send(
     return await postForm(url, body, { Accept: 'application/json', ...headers }, timeoutMs)
   } catch (error) {
     // Only the error code and our own words: a library's message may quote the request.
-    const code = (error as NodeJS.ErrnoException).code ?? 'network error'
+    const code = String((error as NodeJS.ErrnoException).code ?? 'network error')
     const host = new URL(url).host
+    if (code === 'EBODYTOOLARGE') {
+      throw new TokenError(
+        `${what} to ${url} failed: ${host} answered with a body over ${MAX_BODY_BYTES / 1024 / 1024} MiB, which is not a token answer: check the URL and the proxy.`
+      )
+    }
+    if (code.startsWith('HPE_')) {
+      // The answer is not valid HTTP: a wrong port, or something other than a web server.
+      throw new TokenError(
+        `${what} to ${url} failed: ${host} gave a malformed HTTP answer (${code}): check the URL (scheme and port) and the proxy.`
+      )
+    }
     if (code === 'ETIMEDOUT') {
       const cause = `no answer within ${Math.round(timeoutMs / 1000)} s`
       throw new TransientError(`${what} to ${url} failed: ${host} gave ${cause}.`, cause)
@@ -218,7 +273,17 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID'
 ])
 
-function readToken(
+/**
+ * Reads a token server's answer, which is untrusted in every part: the token from a 2xx JSON
+ * answer, else a one-line explanation of the failure (status, error, AADSTS code, first sentence,
+ * trace and correlation IDs, hint) with `secrets` and token-like values of the body redacted
+ * before anything is clipped. Linear in the body.
+ * @param what `Token request` or `Token exchange`, the start of the message.
+ * @param sent when the request was sent (epoch ms): the base of `expires_in`.
+ * @throws {TransientError} for 429, 5xx (but 501, 505) and `temporarily_unavailable`.
+ * @throws {TokenError} for every other failure.
+ */
+export function readToken(
   answer: HttpAnswer,
   what: string,
   url: string,
@@ -227,26 +292,36 @@ function readToken(
   thumbprint?: string
 ): TokenResponse {
   const json = parseJson(answer.body)
+  if (answer.status < 100 || answer.status > 599) {
+    // Not an HTTP status (RFC 9110 §15): neither success nor a failure worth retrying.
+    throw new TokenError(
+      `${what} to ${url} failed: the server answered with HTTP status ${answer.status}, which is not a valid status: check the URL and the proxy.`,
+      answer.status
+    )
+  }
   if (answer.status >= 200 && answer.status < 300) {
-    if (json && typeof json.access_token === 'string' && json.access_token) {
-      const expiresIn = lifetime(json.expires_in, json.access_token, sent)
+    const token = json?.access_token
+    if (typeof token === 'string' && token.trim()) {
+      const expiresIn = lifetime(json!.expires_in, token, sent)
       return {
-        accessToken: json.access_token,
+        accessToken: token,
         // Only a plain word: the server's text goes into the log.
         tokenType:
-          typeof json.token_type === 'string' && TOKEN_TYPE.test(json.token_type)
-            ? json.token_type
+          typeof json!.token_type === 'string' && TOKEN_TYPE.test(json!.token_type)
+            ? json!.token_type
             : 'Bearer',
         expiresIn,
         expiresOn: new Date(sent + expiresIn * 1000)
       }
     }
     // A success in a shape not expected may still hold the token somewhere: never quote it.
+    const keys = json ? Object.keys(json).slice(0, 10) : []
     const fields = json
-      ? `fields: ${Object.keys(json).slice(0, 10).join(', ') || 'none'}`
+      ? `fields: ${keys.map((k) => clip(k.replace(/[^\w.-]/g, '?'), 40)).join(', ') || 'none'}`
       : 'not JSON'
+    const blank = typeof token === 'string' ? ', access_token is blank' : ''
     throw new TokenError(
-      `${what} to ${url} failed: HTTP ${answer.status} without an access_token (${fields}).`,
+      `${what} to ${url} failed: HTTP ${answer.status} without an access_token (${fields}${blank}).`,
       answer.status
     )
   }
@@ -289,32 +364,9 @@ function lifetime(expiresIn: unknown, token: string, sent: number): number {
   return 3600
 }
 
-type Json = Record<string, unknown>
-
 const TOKEN_TYPE = /^[A-Za-z][\w.-]{0,30}$/
 /** Longest lifetime believed (ten years); a larger `expires_in` is not a real one. */
 const MAX_LIFETIME_SECONDS = 10 * 365 * 86_400
-
-/** String values under token-like keys of an error body: redacted from what is shown of it. */
-function tokenLike(json: Json | undefined): string[] {
-  return Object.entries(json ?? {})
-    .filter(
-      ([key, value]) => /token|assertion|secret|password/i.test(key) && typeof value === 'string'
-    )
-    .map(([, value]) => value as string)
-    .filter((value) => value.length >= 8)
-}
-
-function parseJson(body: string): Json | undefined {
-  try {
-    const value: unknown = JSON.parse(body)
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Json)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
 
 function header(answer: HttpAnswer, name: string): string | undefined {
   const value = answer.headers[name]
@@ -388,61 +440,61 @@ function describe(
   secrets: string[],
   thumbprint?: string
 ): { text: string; code?: string } {
+  // Redacted before anything is clipped, so no part of a secret the server echoes survives.
+  const shown = (value: string, max: number): string =>
+    clip(redact(value, secrets).replace(/\s+/g, ' '), max)
   const parts = [`HTTP ${answer.status}`]
   let code: string | undefined
   if (json) {
     const error = str(json.error)
     const description = str(json.error_description) ?? str(json.message) ?? str(json.description)
-    const codes = Array.isArray(json.error_codes) ? json.error_codes : []
-    code = codes.length > 0 ? String(codes[0]) : /AADSTS(\d+)/.exec(description ?? '')?.[1]
-    if (error) parts[0] += ` ${error}`
+    code = errorCode(json.error_codes, description)
+    if (error) parts[0] += ` ${shown(error, 100)}`
     if (description) {
       // One line: Entra separates the trace and correlation IDs with line breaks.
-      const text = description.replace(/\s+/g, ' ').replace(/^AADSTS\d+:\s*/, '')
-      const sentence = /^.*?[.!?](?=\s|$)/.exec(text)?.[0] ?? text
+      const text = shown(description, 2000).replace(/^AADSTS\d+:\s*/, '')
+      const sentence = firstSentence(text)
       parts.push(`${code ? `AADSTS${code}: ` : ''}${clip(sentence, 300)}`)
     } else if (code) {
       parts.push(`AADSTS${code}`)
     } else if (!error) {
-      parts.push(`body: ${clip(JSON.stringify(json), 200)}`)
+      parts.push(`body: ${shown(preview(json, 400), 200)}`)
     }
     const federated = thumbprint === undefined && code !== undefined && FEDERATION_HINTS[code]
     const hint =
-      federated || (code ? HINTS[code] : undefined) || (error ? OAUTH_HINTS[error] : undefined)
+      federated ||
+      (code ? HINTS[code] : undefined) ||
+      (error && Object.hasOwn(OAUTH_HINTS, error) ? OAUTH_HINTS[error] : undefined)
     if (hint) parts.push(`Hint: ${hint.replace('{thumbprint}', thumbprint ?? '')}`)
     const trace = str(json.trace_id)
     const correlation = str(json.correlation_id)
-    if (trace) parts.push(`Trace ID: ${trace}`)
-    if (correlation) parts.push(`Correlation ID: ${correlation}`)
+    if (trace) parts.push(`Trace ID: ${shown(trace, 100)}`)
+    if (correlation) parts.push(`Correlation ID: ${shown(correlation, 100)}`)
   } else {
-    const excerpt = summarise(answer.body)
-    parts[0] += excerpt ? ` (not JSON): "${excerpt}"` : ' with an empty body'
+    const summary = shown(excerpt(redact(answer.body, secrets), 400), 120)
+    parts[0] += summary
+      ? ` (not JSON): "${summary}"`
+      : answer.body.trim()
+        ? ` (not JSON, ${Buffer.byteLength(answer.body)} bytes without readable text)`
+        : ' with an empty body'
     if (answer.status >= 300 && answer.status < 400)
       parts.push(
-        `Hint: the server redirects (to ${clip(header(answer, 'location') ?? 'nowhere', 120)}); give the final token endpoint URL.`
+        `Hint: the server redirects (to ${shown(header(answer, 'location') ?? 'nowhere', 120)}); give the final token endpoint URL.`
       )
   }
-  let text = `${parts.map((part) => part.replace(/\s+/g, ' ').replace(/[.\s]+$/, '')).join('. ')}.`
-  for (const secret of secrets) text = text.split(secret).join('***')
-  return { text, code }
+  const text = `${parts.map((part) => part.replace(/\s+/g, ' ').replace(/[.\s]+$/, '')).join('. ')}.`
+  return { text: redact(text, secrets), code }
+}
+
+/** The first sentence of a description: up to the first `.`, `!` or `?` before a space or the end. */
+function firstSentence(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    if ('.!?'.includes(text[i]) && (i + 1 === text.length || /\s/.test(text[i + 1])))
+      return text.slice(0, i + 1)
+  }
+  return text
 }
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value ? value : undefined
-}
-
-function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 3)}...` : text
-}
-
-/** A short, tag-free excerpt of an HTML or text body. */
-function summarise(body: string): string {
-  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(body)?.[1]
-  const text = (title ?? body.slice(0, 20_000))
-    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-  return clip(text, 120)
 }

@@ -22,6 +22,9 @@ export const ACTION = join(ROOT, 'dist', 'index.js')
  * @property {string} log the log as the runner would show it: commands consumed, masked values replaced by ***
  * @property {string[]} errors `::error::` messages, unescaped
  * @property {string[]} warnings `::warning::` messages, unescaped
+ * @property {number} ms wall time of the run, start to exit
+ * @property {string | null} signal the signal that ended the process (SIGKILL when it outlived `timeoutMs`)
+ * @property {Replay} replay what the runner makes of the output, stop-commands and all
  */
 
 /**
@@ -59,7 +62,13 @@ export async function runAction(inputs, options = {}) {
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   Object.assign(env, options.env)
   try {
-    const { code, stdout, stderr } = await spawnNode([ACTION], env, options.timeoutMs ?? 120_000)
+    const started = Date.now()
+    const { code, signal, stdout, stderr } = await spawnNode(
+      [ACTION],
+      env,
+      options.timeoutMs ?? 120_000
+    )
+    const ms = Date.now() - started
     const masked = [...stdout.matchAll(/^::add-mask::(.*)$/gm)].map((m) => unescape(m[1]))
     return {
       code,
@@ -71,7 +80,10 @@ export async function runAction(inputs, options = {}) {
       masked,
       log: runnerLog(stdout + stderr, masked),
       errors: [...stdout.matchAll(/^::error::(.*)$/gm)].map((m) => unescape(m[1])),
-      warnings: [...stdout.matchAll(/^::warning::(.*)$/gm)].map((m) => unescape(m[1]))
+      warnings: [...stdout.matchAll(/^::warning::(.*)$/gm)].map((m) => unescape(m[1])),
+      ms,
+      signal,
+      replay: replayRunner(stdout + stderr)
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -83,7 +95,7 @@ export async function runAction(inputs, options = {}) {
  * @param {string[]} args
  * @param {Record<string, string | undefined>} env
  * @param {number} timeoutMs
- * @returns {Promise<{ code: number | null, stdout: string, stderr: string }>}
+ * @returns {Promise<{ code: number | null, signal: string | null, stdout: string, stderr: string }>}
  */
 export function spawnNode(args, env, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -97,9 +109,9 @@ export function spawnNode(args, env, timeoutMs) {
     child.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('error', reject)
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ code, stdout, stderr })
+      resolve({ code, signal, stdout, stderr })
     })
   })
 }
@@ -137,6 +149,85 @@ export function runnerLog(printed, masked) {
     .filter((line) => !line.startsWith('::add-mask::'))
     .map((line) => secrets.reduce((out, s) => out.split(s).join('***'), line))
     .join('\n')
+}
+
+/**
+ * What the runner shows of a step's output, replayed the way the runner reads it: lines split on
+ * LF, CR and CRLF (as .NET's ReadLine does); a line that is a workflow command once trimmed
+ * (`::name props::data`) is consumed: `::add-mask::` masks its value in every LATER line,
+ * `::stop-commands::TOKEN` switches command processing off until a line `::TOKEN::`, so that
+ * `::add-mask::` lines in between are shown, unmasked, as text; `::error::`, `::warning::`,
+ * `::debug::` and the rest are shown as their message (data unescaped). Each shown line is masked
+ * with the masks registered before it.
+ * @typedef {object} Replay
+ * @property {string[]} lines every line the runner shows, masked as the runner masks it
+ * @property {string[]} masks the values the runner masked, in order
+ * @property {boolean} stopped whether a `::stop-commands::` was honoured at some point
+ */
+
+/**
+ * @param {string} printed
+ * @returns {Replay}
+ */
+export function replayRunner(printed) {
+  /** @type {string[]} */
+  const masks = []
+  /** @type {string[]} */
+  const lines = []
+  /** @type {string | undefined} */
+  let stopToken
+  let stopped = false
+  const show = (/** @type {string} */ line) => {
+    const sorted = [...masks].sort((a, b) => b.length - a.length)
+    lines.push(sorted.reduce((out, m) => out.split(m).join('***'), line))
+  }
+  for (const line of printed.split(/\r\n|\r|\n/)) {
+    const trimmed = line.trim()
+    if (stopToken !== undefined) {
+      if (trimmed === `::${stopToken}::`) stopToken = undefined
+      else show(line)
+      continue
+    }
+    const command = /^::([A-Za-z-]+)(?: [^:]*)?::(.*)$/s.exec(trimmed)
+    if (!command) {
+      show(line)
+      continue
+    }
+    const [, name, data] = command
+    const value = unescape(data)
+    if (name === 'add-mask') {
+      if (value.trim()) masks.push(value)
+    } else if (name === 'stop-commands') {
+      if (value) {
+        stopToken = value
+        stopped = true
+      }
+    } else {
+      for (const part of value.split(/\r\n|\r|\n/)) show(`${name}: ${part}`)
+    }
+  }
+  return { lines, masks, stopped }
+}
+
+/**
+ * Secrets the runner would show in clear: each secret (and each line of a multi-line one) of at
+ * least 8 characters, looked for in every line the replayed runner shows.
+ * @param {Replay} replay
+ * @param {string[]} secrets
+ * @returns {string[]}
+ */
+export function runnerLeaks(replay, secrets) {
+  const pieces = secrets
+    .flatMap((s) => [s, ...s.split(/\r\n|\r|\n/)])
+    .map((s) => s.trim())
+    .filter((s) => s.length >= 8)
+  /** @type {string[]} */
+  const leaks = []
+  for (const piece of new Set(pieces)) {
+    const line = replay.lines.find((l) => l.includes(piece))
+    if (line !== undefined) leaks.push(`${piece.slice(0, 12)}... shown in: ${line.slice(0, 160)}`)
+  }
+  return leaks
 }
 
 /** Undoes the escaping of workflow command data (%25, %0D, %0A). */

@@ -1,0 +1,162 @@
+/**
+ * Reading a server's answer body, which is untrusted: every function here is linear in its input
+ * (no regex that can backtrack across the text, bounded walks of nested JSON) and never throws.
+ */
+
+/** A JSON object as parsed from an answer. */
+export type Json = Record<string, unknown>
+
+/** How deep and how many values of an answer's JSON are looked at. */
+const MAX_DEPTH = 32
+const MAX_NODES = 10_000
+/** Token-like values shorter than this would match ordinary text by chance. */
+const MIN_SECRET_LENGTH = 8
+const SECRET_KEY = /token|assertion|secret|password|jwt|key|credential/i
+/** A JWT (or JWS/JWE) anywhere: three or more base64url parts, the first a JSON header. */
+const JWT_LIKE = /^eyJ[\w-]{8,}\.[\w-]*\.[\w-]*/
+
+/**
+ * Parses an answer body as a JSON object.
+ * @returns the object, or undefined when the body is not JSON or not an object.
+ */
+export function parseJson(body: string): Json | undefined {
+  try {
+    const value: unknown = JSON.parse(body)
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Json)
+      : undefined
+  } catch {
+    return undefined // not JSON, or nested past what the parser takes
+  }
+}
+
+/**
+ * Values of an answer that must never be shown: strings under token-like keys (`access_token`,
+ * `id_token`, `client_assertion`, ...) and JWT-shaped strings, at any depth the walk reaches
+ * ({@link MAX_DEPTH} levels, {@link MAX_NODES} values). Iterative, so deep nesting cannot overflow
+ * the stack.
+ */
+export function tokenLike(json: unknown): string[] {
+  const found: string[] = []
+  const stack: { value: unknown; depth: number; secret: boolean }[] = [
+    { value: json, depth: 0, secret: false }
+  ]
+  for (let nodes = 0; stack.length > 0 && nodes < MAX_NODES; nodes++) {
+    const { value, depth, secret } = stack.pop()!
+    if (typeof value === 'string') {
+      if (value.length >= MIN_SECRET_LENGTH && (secret || JWT_LIKE.test(value))) found.push(value)
+    } else if (value !== null && typeof value === 'object' && depth < MAX_DEPTH) {
+      for (const [key, child] of Object.entries(value as Json)) {
+        stack.push({ value: child, depth: depth + 1, secret: secret || SECRET_KEY.test(key) })
+      }
+    }
+  }
+  return found
+}
+
+/**
+ * A short JSON-like rendering of an answer for the error line, at most `max` characters: values
+ * under token-like keys and JWT-shaped strings are written as `***`, nesting past a few levels as
+ * `...`. Built by hand because `JSON.stringify` recurses (a deep body overflows the stack) and
+ * renders the whole body before it can be clipped.
+ */
+export function preview(json: unknown, max = 200): string {
+  let out = ''
+  const write = (value: unknown, depth: number, secret: boolean): void => {
+    if (out.length > max) return
+    if (typeof value === 'string') {
+      out += secret || JWT_LIKE.test(value) ? '"***"' : JSON.stringify(value.slice(0, max))
+    } else if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
+      out += String(value)
+    } else if (typeof value === 'object' && depth >= 4) {
+      out += '...'
+    } else if (Array.isArray(value)) {
+      out += '['
+      for (let i = 0; i < value.length && out.length <= max; i++) {
+        if (i > 0) out += ','
+        write(value[i], depth + 1, secret)
+      }
+      out += ']'
+    } else if (typeof value === 'object') {
+      out += '{'
+      let first = true
+      for (const key in value as Json) {
+        if (out.length > max) break
+        if (!Object.prototype.hasOwnProperty.call(value, key)) continue
+        out += `${first ? '' : ','}${JSON.stringify(key.slice(0, max))}:`
+        first = false
+        write((value as Json)[key], depth + 1, secret || SECRET_KEY.test(key))
+      }
+      out += '}'
+    }
+  }
+  write(json, 0, false)
+  return out.length > max ? `${out.slice(0, max - 3)}...` : out
+}
+
+/**
+ * The AADSTS code of an error answer: the first `error_codes` item when it is a plain number (a
+ * server may send anything there), else the first `AADSTSnnn` in the description.
+ */
+export function errorCode(codes: unknown, description: string | undefined): string | undefined {
+  const first: unknown = Array.isArray(codes) ? codes[0] : undefined
+  if (typeof first === 'number' && Number.isSafeInteger(first) && first >= 0) return String(first)
+  if (typeof first === 'string' && /^\d{1,12}$/.test(first)) return first
+  return /AADSTS(\d{1,12})/.exec(description ?? '')?.[1]
+}
+
+/** How much of a non-JSON body is looked at for its excerpt. */
+const EXCERPT_SCAN = 64 * 1024
+
+/**
+ * A short, tag-free excerpt of an HTML or text body: the `<title>` when there is one, else the text
+ * without tags, scripts and styles, whitespace collapsed, at most `max` characters. A single
+ * forward scan with `indexOf` over at most the first 64 KiB: linear, whatever the body holds.
+ */
+export function excerpt(body: string, max = 120): string {
+  const head = body.slice(0, EXCERPT_SCAN)
+  const lower = head.toLowerCase()
+  let source = head
+  const open = lower.indexOf('<title')
+  if (open >= 0) {
+    const start = lower.indexOf('>', open)
+    const end = start < 0 ? -1 : lower.indexOf('</title', start)
+    if (end > start) source = head.slice(start + 1, end)
+  }
+  return clipText(stripTags(source), max)
+}
+
+/** Removes tags (and the content of `<script>`/`<style>`) in one pass. */
+function stripTags(html: string): string {
+  const lower = html.toLowerCase()
+  let out = ''
+  let i = 0
+  while (i < html.length) {
+    const lt = html.indexOf('<', i)
+    if (lt < 0) {
+      out += html.slice(i)
+      break
+    }
+    out += `${html.slice(i, lt)} `
+    let skipTo = -1
+    for (const name of ['script', 'style']) {
+      if (lower.startsWith(name, lt + 1)) {
+        const close = lower.indexOf(`</${name}`, lt)
+        skipTo = close < 0 ? html.length : lower.indexOf('>', close)
+      }
+    }
+    const gt = skipTo >= 0 ? skipTo : html.indexOf('>', lt)
+    // An unclosed tag swallows the rest, as a browser would.
+    if (gt < 0) break
+    i = gt + 1
+  }
+  return out
+}
+
+function clipText(text: string, max: number): string {
+  const plain = text
+    .replace(/&nbsp;/gi, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  return plain.length > max ? `${plain.slice(0, max - 3)}...` : plain
+}
