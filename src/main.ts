@@ -74,7 +74,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
         clientId: settings.clientId,
         scope: settings.scope,
         assertion,
-        thumbprint: credential?.chain[0].fingerprint.replace(/:/g, '')
+        thumbprint: credential?.thumbprints.sha1
       },
       deps
     )
@@ -140,7 +140,7 @@ async function getIdToken(audience: string, timeoutMs: number): Promise<string> 
 function writeSummary(settings: Settings, token: TokenResponse, credential?: Credential): void {
   const file = process.env.GITHUB_STEP_SUMMARY
   if (!file) return
-  const rows = summarise(settings, token, credential?.chain[0])
+  const rows = summarise(settings, token, credential)
   const text = core.summary
     .addHeading('Access token', 3)
     .addTable([

@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto'
 import { decodeJwt } from 'jose'
+import type { Credential } from './credential.js'
 import type { Settings } from './inputs.js'
 import type { TokenResponse } from './token.js'
 
@@ -13,8 +13,9 @@ export type SummaryRow = [label: string, value: string]
 export function summarise(
   settings: Settings,
   token: TokenResponse,
-  certificate?: X509Certificate
+  credential?: Pick<Credential, 'chain' | 'thumbprints'>
 ): SummaryRow[] {
+  const certificate = credential?.chain[0]
   const rows: SummaryRow[] = [['Client ID', settings.clientId]]
   if (settings.tenantId) rows.push(['Tenant', settings.tenantId])
   rows.push(['Token endpoint', settings.tokenEndpoint], ['Scope', settings.scope])
@@ -31,11 +32,12 @@ export function summarise(
   }
   rows.push(['Token expires', `${token.expiresOn.toISOString()} (in ${token.expiresIn} s)`])
 
-  if (certificate) {
+  if (credential && certificate) {
+    // Computed from the certificate's bytes as given, as the portal computes its own.
     rows.push(
       ['Certificate subject', certificate.subject.replace(/\n/g, ', ')],
-      ['Certificate thumbprint (SHA-1)', certificate.fingerprint.replace(/:/g, '')],
-      ['Certificate thumbprint (SHA-256)', certificate.fingerprint256.replace(/:/g, '')],
+      ['Certificate thumbprint (SHA-1)', credential.thumbprints.sha1],
+      ['Certificate thumbprint (SHA-256)', credential.thumbprints.sha256],
       ['Certificate expires', new Date(certificate.validTo).toISOString()]
     )
   }
