@@ -121,6 +121,11 @@ export function readPfx(der: Buffer, text?: string): PfxResult {
   let authSafe: Buffer
   try {
     pfx = items(parse(der))
+  } catch {
+    // A SEQUENCE that does not parse to its end: a PFX cut short, most likely.
+    return { ok: false, problem: der[0] === TAG.SEQUENCE ? 'unreadable' : 'not-pfx' }
+  }
+  try {
     if (integer(pfx[0]) !== 3) throw new DerError('not version 3')
     const contentInfo = items(pfx[1])
     const type = oid(contentInfo[0])
