@@ -92,3 +92,15 @@ describe.each(corpus.filter((f) => f.error))('$name ($tool, $options)', (fixture
     expect(sent).toEqual([])
   })
 })
+
+describe("'certificate-password' saved with a trailing line break", () => {
+  it('opens the PFX without it, warns, and gets the token', async () => {
+    const fixture = corpus.find((f) => f.name === 'keytool-default') as Fixture
+    const { run, sent } = await act(fixture, { 'certificate-password': `${fixture.password}\n` })
+    expect(run.errors).toEqual([])
+    expect(run.warnings).toEqual([
+      "'certificate-password' has a line break or spaces around it that are not part of the password: the PFX in 'certificate' opened without them. Remove them from the secret."
+    ])
+    expect(sent).toHaveLength(1)
+  })
+})
