@@ -259,6 +259,23 @@ describe("'certificate-password' with a line break or spaces around it", () => {
   })
 })
 
+describe('byte-exact certificates', () => {
+  it('computes the thumbprints and x5c from a BER certificate as given, not from its re-encoding', async () => {
+    // The outer SEQUENCE with an indefinite length: OpenSSL reads it and re-encodes it as DER.
+    const der = rsa.cert.raw
+    const ber = Buffer.concat([hex('3080'), der.subarray(4), Buffer.alloc(2)])
+    const pem = `-----BEGIN CERTIFICATE-----\n${ber.toString('base64')}\n-----END CERTIFICATE-----\n`
+    const credential = await loadCredential({ kind: 'certificate', certificate: rsa.keyPem + pem })
+    expect(credential.chain[0].raw.equals(der)).toBe(true)
+    expect(credential.chainDer).toEqual([ber])
+    expect(credential.x5tS256).toBe(createHash('sha256').update(ber).digest('base64url'))
+    expect(credential.x5t).toBe(createHash('sha1').update(ber).digest('base64url'))
+    expect(credential.thumbprints.sha1).toBe(
+      createHash('sha1').update(ber).digest('hex').toUpperCase()
+    )
+  })
+})
+
 describe('password encoding decided per bag', () => {
   const characters = 'aZ9 äöüßéèçñ€£¥字漢😀🔑ÆØÅ'
   const randomPassword = (): string =>
