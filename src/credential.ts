@@ -167,6 +167,12 @@ async function addPfx(
     if (retry.ok || retry.problem !== 'password') pfx = retry
   }
   if (!pfx.ok) throw pfxError(pfx, input, password)
+  if (pfx.keys.length > 1) {
+    throw new InputError(
+      input,
+      `The PFX in '${input}' holds ${pfx.keys.length} private keys; the action needs only the key of its certificate: export the PFX again with that one certificate and its key.`
+    )
+  }
   for (const key of pfx.keys) {
     let privateKey: KeyObject
     try {
