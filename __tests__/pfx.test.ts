@@ -3,13 +3,13 @@
 // encoding decided per bag over many freshly made files.
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { createHash, randomInt } from 'node:crypto'
+import { createHash, createHmac, randomInt } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkCredential, loadCredential } from '../src/credential.js'
 import { DerError, octets, parse } from '../src/der.js'
-import { readPfx } from '../src/pfx.js'
+import { pkcs12Kdf, readPfx } from '../src/pfx.js'
 import { decryptBlock, decryptRc2Cbc, expandKey } from '../src/rc2.js'
 import { makeCert } from './support/certs.js'
 import { ROOT } from './support/run-action.js'
@@ -256,6 +256,34 @@ describe("'certificate-password' with a line break or spaces around it", () => {
     ).rejects.toThrow(
       "The private key in 'certificate' could not be decrypted: 'certificate-password' is wrong (it has a line break or spaces around it; without them it is wrong too)."
     )
+  })
+})
+
+describe('passwords as older OpenSSL encoded them', () => {
+  it('opens a PFX whose MAC put each UTF-8 byte of the password in a BMPString unit', () => {
+    // OpenSSL before 1.1.0 wrote non-ASCII passwords so; OpenSSL 3 still opens such files.
+    const plain = openssl('', '-keypbe', 'NONE', '-certpbe', 'NONE', '-nomac')
+    const [, authSafeInfo] = parse(plain).children
+    const content = octets(authSafeInfo.children[1].children[0])
+    const password = 'pässwort-€'
+    const bytes = Buffer.from([...Buffer.from(password, 'utf8')].flatMap((b) => [0, b]))
+    const salt = Buffer.alloc(8, 7)
+    const key = pkcs12Kdf('sha1', 64, Buffer.concat([bytes, Buffer.alloc(2)]), salt, 2048, 3, 20)
+    const mac = createHmac('sha1', key).update(content).digest()
+    const pfx = tlv(
+      0x30,
+      hex('020103'),
+      authSafeInfo.bytes,
+      tlv(
+        0x30,
+        tlv(0x30, tlv(0x30, hex('06052b0e03021a 0500')), tlv(0x04, mac)),
+        tlv(0x04, salt),
+        hex('02020800')
+      )
+    )
+    const result = readPfx(pfx, password)
+    expect(result.ok && result.certificates[0].equals(rsa.cert.raw)).toBe(true)
+    expect(readPfx(pfx, 'pässwort-$')).toEqual({ ok: false, problem: 'password' })
   })
 })
 
