@@ -125,7 +125,15 @@ describe('readSettings: assertion-lifetime and assertion-only', () => {
     delete process.env.INPUT_SCOPE
     set({ 'assertion-only': 'true' })
     const settings = readSettings()
-    expect(summariseAssertion(settings, '2026-11-23T10:10:00.000Z', cert.cert)).toEqual([
+    expect(
+      summariseAssertion(settings, '2026-11-23T10:10:00.000Z', {
+        chain: [cert.cert],
+        thumbprints: {
+          sha1: cert.cert.fingerprint.replace(/:/g, ''),
+          sha256: cert.cert.fingerprint256.replace(/:/g, '')
+        }
+      })
+    ).toEqual([
       ['Client ID', CLIENT],
       ['Tenant', TENANT],
       ['Assertion audience', TOKEN_URL],

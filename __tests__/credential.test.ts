@@ -402,7 +402,10 @@ function credentialSync(cert: { keyPem: string; certPem: string }) {
   return {
     privateKey: createPrivateKey(cert.keyPem),
     chain: [new X509Certificate(cert.certPem)],
+    chainDer: [],
     x5t: '',
-    x5tS256: ''
+    x5tS256: '',
+    thumbprints: { sha1: '', sha256: '' },
+    warnings: []
   }
 }

@@ -57,7 +57,7 @@ export async function signAssertion(
   const header: Record<string, unknown> = { alg: options.algorithm, typ: 'JWT' }
   if (options.algorithm === 'RS256') header.x5t = credential.x5t
   else header['x5t#S256'] = credential.x5tS256
-  if (options.sendX5c) header.x5c = credential.chain.map((c) => c.raw.toString('base64'))
+  if (options.sendX5c) header.x5c = credential.chainDer.map((der) => der.toString('base64'))
   const claims = {
     jti: (options.newId ?? randomUUID)(),
     iss: options.clientId,

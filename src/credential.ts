@@ -8,10 +8,20 @@ export interface Credential {
   privateKey: KeyObject
   /** The certificate whose public key matches the private key, then its issuers up the chain. */
   chain: X509Certificate[]
-  /** base64url SHA-1 of the leaf's DER: the assertion's `x5t` (RS256). */
+  /**
+   * Each certificate of `chain` with its bytes exactly as the input holds them (PEM block or PFX
+   * bag), never re-encoded: `x5c` and every thumbprint are computed from these, as the server
+   * computes its own over the bytes that were uploaded.
+   */
+  chainDer: Buffer[]
+  /** base64url SHA-1 of the leaf's bytes: the assertion's `x5t` (RS256). */
   x5t: string
-  /** base64url SHA-256 of the leaf's DER: the assertion's `x5t#S256` (PS256). */
+  /** base64url SHA-256 of the leaf's bytes: the assertion's `x5t#S256` (PS256). */
   x5tS256: string
+  /** The leaf's thumbprints in hex, upper case, as the Azure portal shows them. */
+  thumbprints: { sha1: string; sha256: string }
+  /** What the run should warn about while loading (a password that needed trimming). */
+  warnings: string[]
 }
 
 /** One PEM block, with the input it came from (for messages). */
@@ -31,6 +41,7 @@ interface Material {
   certificateInput: string
   /** Told each piece of key text (base64 lines of a key, a base64 PFX) as soon as it is read. */
   onSecret: (text: string) => void
+  warnings: string[]
 }
 
 /** Shorter pieces (a key's last base64 line) are too likely to occur in ordinary log text. */
@@ -54,7 +65,8 @@ export async function loadCredential(
     keys: [],
     certificates: [],
     certificateInput: 'certificate',
-    onSecret
+    onSecret,
+    warnings: []
   }
   if (source.certificateFile !== undefined) {
     material.certificateInput = 'certificate-file'
@@ -189,29 +201,67 @@ async function addPfx(
     )
   }
   const { readPfx } = await import('./pfx.js')
-  const pfx = readPfx(der, password)
-  if (!pfx.ok) throw pfxError(pfx.problem, input, password !== undefined)
+  let pfx = readPfx(der, password)
+  // A secret saved from a file often ends with a line break: try the password without it.
+  const trimmed = password?.trim()
+  if (!pfx.ok && pfx.problem === 'password' && trimmed !== password) {
+    const retry = readPfx(der, trimmed)
+    if (retry.ok) material.warnings.push(trimmedWarning(`the PFX in '${input}'`))
+    if (retry.ok || retry.problem !== 'password') pfx = retry
+  }
+  if (!pfx.ok) throw pfxError(pfx, input, password)
+  if (pfx.keys.length > 1) {
+    throw new InputError(
+      input,
+      `The PFX in '${input}' holds ${pfx.keys.length} private keys; the action needs only the key of its certificate: export the PFX again with that one certificate and its key.`
+    )
+  }
   for (const key of pfx.keys) {
-    material.keys.push({ key: createPrivateKey({ key, format: 'der', type: 'pkcs8' }), input })
+    let privateKey: KeyObject
+    try {
+      privateKey = createPrivateKey({ key, format: 'der', type: 'pkcs8' })
+    } catch {
+      throw new InputError(
+        input,
+        `The PFX in '${input}' holds a private key that node:crypto cannot read (damaged, or a key type it does not know).`
+      )
+    }
+    material.keys.push({ key: privateKey, input })
   }
   for (const der of pfx.certificates) material.certificates.push({ der, input })
 }
 
-function pfxError(
-  problem: 'not-pfx' | 'password' | 'unreadable',
-  input: string,
-  hasPassword: boolean
-): InputError {
+type PfxFailure = Extract<Awaited<ReturnType<typeof import('./pfx.js').readPfx>>, { ok: false }>
+
+function pfxError(failure: PfxFailure, input: string, password?: string): InputError {
+  const { problem, detail } = failure
   if (problem === 'password') {
-    return hasPassword
-      ? new InputError(
-          'certificate-password',
-          `The PFX in '${input}' could not be opened: 'certificate-password' is wrong.`
-        )
-      : new InputError(
-          'certificate-password',
-          `The PFX in '${input}' is protected by a password: set 'certificate-password'.`
-        )
+    if (!password) {
+      return new InputError(
+        'certificate-password',
+        `The PFX in '${input}' is protected by a password: set 'certificate-password'.`
+      )
+    }
+    const spaces =
+      password.trim() !== password
+        ? ' (it has a line break or spaces around it; without them it is wrong too)'
+        : ''
+    return new InputError(
+      'certificate-password',
+      `The PFX in '${input}' could not be opened: 'certificate-password' is wrong${spaces}.`
+    )
+  }
+  if (problem === 'unsupported') {
+    return new InputError(
+      input,
+      `The PFX in '${input}' uses ${detail}, which this action does not read: export it again with AES-256 (openssl pkcs12 -export, or Windows' AES256-SHA256 option).`
+    )
+  }
+  if (problem === 'iterations') {
+    return new InputError(
+      input,
+      `The PFX in '${input}' asks for ${detail} key derivation iterations, more than any tool writes (at most 10,000,000 are taken): export it again.`
+    )
   }
   return problem === 'not-pfx'
     ? new InputError(
@@ -220,8 +270,13 @@ function pfxError(
       )
     : new InputError(
         input,
-        `Input '${input}' is not a PKCS#12/PFX file that can be read (damaged, truncated, or an unsupported encryption).`
+        `Input '${input}' is not a PKCS#12/PFX file that can be read (damaged or truncated): export it again.`
       )
+}
+
+/** The warning for a password that opened the key only once its surrounding whitespace was cut. */
+function trimmedWarning(what: string): string {
+  return `'certificate-password' has a line break or spaces around it that are not part of the password: ${what} opened without them. Remove them from the secret.`
 }
 
 /**
@@ -325,13 +380,13 @@ function addPem(material: Material, blocks: PemBlock[], password?: string): void
         input: block.input
       })
     } else if (isKeyLabel(block.label)) {
-      material.keys.push({ key: decodeKey(block, password), input: block.input })
+      material.keys.push({ key: decodeKey(block, password, material.warnings), input: block.input })
     }
     // Other blocks (EC PARAMETERS, PUBLIC KEY, ...) carry nothing the assertion needs.
   }
 }
 
-function decodeKey(block: PemBlock, password?: string): KeyObject {
+function decodeKey(block: PemBlock, password: string | undefined, warnings: string[]): KeyObject {
   if (block.encrypted && password === undefined) {
     throw new InputError(
       'certificate-password',
@@ -341,11 +396,26 @@ function decodeKey(block: PemBlock, password?: string): KeyObject {
   try {
     return createPrivateKey({ key: block.pem, format: 'pem', passphrase: password })
   } catch {
+    // A secret saved from a file often ends with a line break: try the password without it.
+    const trimmed = password?.trim()
+    if (block.encrypted && trimmed !== password) {
+      try {
+        const key = createPrivateKey({ key: block.pem, format: 'pem', passphrase: trimmed })
+        warnings.push(trimmedWarning(`the private key in '${block.input}'`))
+        return key
+      } catch {
+        // wrong either way: reported below
+      }
+    }
     // node:crypto's message is not shown: OpenSSL's text is cryptic and could echo input.
+    const spaces =
+      trimmed !== password
+        ? ' (it has a line break or spaces around it; without them it is wrong too)'
+        : ''
     throw block.encrypted
       ? new InputError(
           'certificate-password',
-          `The private key in '${block.input}' could not be decrypted: 'certificate-password' is wrong.`
+          `The private key in '${block.input}' could not be decrypted: 'certificate-password' is wrong${spaces}.`
         )
       : new InputError(
           block.input,
@@ -386,7 +456,12 @@ function assemble(material: Material): Credential {
     )
   }
   const privateKey = material.keys[0].key
-  const certificates = material.certificates.map((c) => parseCertificate(c.der, c.input))
+  if (privateKey.asymmetricKeyType === 'rsa-pss') throw rsaPssError(material.keys[0].input)
+  // Each certificate once, by its bytes: a chain may hold the same certificate twice.
+  const unique = material.certificates.filter(
+    (c, i, all) => all.findIndex((d) => d.der.equals(c.der)) === i
+  )
+  const certificates = unique.map((c) => parseCertificate(c.der, c.input))
   const leaf = certificates.findIndex((c) => c.checkPrivateKey(privateKey))
   if (leaf < 0) {
     throw new InputError(
@@ -394,28 +469,47 @@ function assemble(material: Material): Credential {
       `The private key does not match the certificate in '${where}' (no certificate there has the key's public key): give the key and the certificate of the same pair.`
     )
   }
-  const chain = orderChain(certificates[leaf], certificates)
+  const order = orderChain(leaf, certificates)
+  const leafDer = unique[leaf].der
+  const sha1 = createHash('sha1').update(leafDer).digest()
+  const sha256 = createHash('sha256').update(leafDer).digest()
   return {
     privateKey,
-    chain,
-    x5t: createHash('sha1').update(chain[0].raw).digest('base64url'),
-    x5tS256: createHash('sha256').update(chain[0].raw).digest('base64url')
+    chain: order.map((i) => certificates[i]),
+    chainDer: order.map((i) => unique[i].der),
+    x5t: sha1.toString('base64url'),
+    x5tS256: sha256.toString('base64url'),
+    thumbprints: {
+      sha1: sha1.toString('hex').toUpperCase(),
+      sha256: sha256.toString('hex').toUpperCase()
+    },
+    warnings: material.warnings
   }
 }
 
 /**
  * The leaf, then its issuer, that one's issuer and so on, whatever order they were given in
- * (`x5c` must list each certificate before the one that issued it, RFC 7515 §4.1.6).
- * Certificates that are not part of the leaf's chain are left out.
+ * (`x5c` must list each certificate before the one that issued it, RFC 7515 §4.1.6), as indexes
+ * into `certificates`. Certificates that are not part of the leaf's chain are left out.
  */
-function orderChain(leaf: X509Certificate, certificates: X509Certificate[]): X509Certificate[] {
+function orderChain(leaf: number, certificates: X509Certificate[]): number[] {
   const chain = [leaf]
   for (let current = leaf; ;) {
-    const issuer = certificates.find((c) => !chain.includes(c) && current.checkIssued(c))
-    if (!issuer) return chain
+    const issuer = certificates.findIndex(
+      (c, i) => !chain.includes(i) && certificates[current].checkIssued(c)
+    )
+    if (issuer < 0) return chain
     chain.push(issuer)
     current = issuer
   }
+}
+
+/** An RSA-PSS-only key, from PEM or from a PFX: the same message either way. */
+function rsaPssError(keyInput: string): InputError {
+  return new InputError(
+    keyInput,
+    `The key in '${keyInput}' is an RSA-PSS-only key (OID id-RSASSA-PSS), which JWT signing does not take: create the certificate with a plain RSA key (openssl req -newkey rsa:2048).`
+  )
 }
 
 /**
@@ -457,12 +551,7 @@ export function checkCredential(
 
   const key = credential.privateKey
   const details = key.asymmetricKeyDetails ?? {}
-  if (key.asymmetricKeyType === 'rsa-pss') {
-    throw new InputError(
-      keyInput,
-      `The key in '${keyInput}' is an RSA-PSS-only key (OID id-RSASSA-PSS), which JWT signing does not take: create the certificate with a plain RSA key (openssl req -newkey rsa:2048).`
-    )
-  }
+  if (key.asymmetricKeyType === 'rsa-pss') throw rsaPssError(keyInput)
   if (key.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0
     if (bits < 2048) {
@@ -506,11 +595,13 @@ export function checkCredential(
   }
 
   const days = Math.floor((to.getTime() - now.getTime()) / DAY_MS)
-  return days < EXPIRY_WARNING_DAYS
-    ? [
-        `The certificate in '${input}' expires in ${days} day${days === 1 ? '' : 's'} (${iso(to)}): create a new one and ${entra ? 'upload it to the app registration' : 'register it with the server'} before then.`
-      ]
-    : []
+  const warnings = [...(credential.warnings ?? [])]
+  if (days < EXPIRY_WARNING_DAYS) {
+    warnings.push(
+      `The certificate in '${input}' expires in ${days} day${days === 1 ? '' : 's'} (${iso(to)}): create a new one and ${entra ? 'upload it to the app registration' : 'register it with the server'} before then.`
+    )
+  }
+  return warnings
 }
 
 function iso(date: Date): string {

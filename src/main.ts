@@ -84,7 +84,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       log.info(
         `Signed a client assertion for ${settings.audience}; it expires at ${signed}. No token was requested (assertion-only).`
       )
-      writeSummary('Client assertion', summariseAssertion(settings, signed, credential?.chain[0]))
+      writeSummary('Client assertion', summariseAssertion(settings, signed, credential))
       return
     }
 
@@ -94,7 +94,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
         clientId: settings.clientId,
         scope: settings.scope,
         assertion,
-        thumbprint: credential?.chain[0].fingerprint.replace(/:/g, ''),
+        thumbprint: credential?.thumbprints.sha1,
         onClockSkew
       },
       deps
@@ -122,7 +122,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       core.exportVariable(settings.exportVariable, token.accessToken)
       log.info(`Exported the token as $${settings.exportVariable} for later steps.`)
     }
-    writeSummary('Access token', summarise(settings, token, credential?.chain[0]))
+    writeSummary('Access token', summarise(settings, token, credential))
   } catch (error) {
     log.fail(describe(error))
   }

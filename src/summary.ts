@@ -1,10 +1,13 @@
-import { X509Certificate } from 'node:crypto'
 import { decodeJwt } from 'jose'
+import type { Credential } from './credential.js'
 import type { Settings } from './inputs.js'
 import type { TokenResponse } from './token.js'
 
 /** One row of the job summary: a label and a value that is safe to show, HTML-escaped. */
 export type SummaryRow = [label: string, value: string]
+
+/** What the summary shows of a credential: the leaf certificate and its thumbprints. */
+type SummaryCredential = Pick<Credential, 'chain' | 'thumbprints'>
 
 /**
  * What the job summary shows: the request, the token's claims when it is a JWT (decoded, never the
@@ -15,8 +18,9 @@ export type SummaryRow = [label: string, value: string]
 export function summarise(
   settings: Settings,
   token: TokenResponse,
-  certificate?: X509Certificate
+  credential?: Pick<Credential, 'chain' | 'thumbprints'>
 ): SummaryRow[] {
+  const certificate = credential?.chain[0]
   const rows: SummaryRow[] = [['Client ID', settings.clientId]]
   if (settings.tenantId) rows.push(['Tenant', settings.tenantId])
   rows.push(['Token endpoint', settings.tokenEndpoint], ['Scope', settings.scope])
@@ -33,7 +37,7 @@ export function summarise(
   }
   rows.push(['Token expires', `${token.expiresOn.toISOString()} (in ${token.expiresIn} s)`])
 
-  if (certificate) rows.push(...certificateRows(certificate))
+  if (credential) rows.push(...certificateRows(credential))
   return escapeRows(rows)
 }
 
@@ -78,24 +82,26 @@ function strings(claim: unknown): string | undefined {
 export function summariseAssertion(
   settings: Settings,
   expiresOn: string,
-  certificate?: X509Certificate
+  credential?: SummaryCredential
 ): SummaryRow[] {
   const rows: SummaryRow[] = [['Client ID', settings.clientId]]
   if (settings.tenantId) rows.push(['Tenant', settings.tenantId])
   rows.push(
     ['Assertion audience', settings.audience],
-    ['Credential', certificate ? 'certificate' : 'GitHub OIDC token (federation)'],
+    ['Credential', credential ? 'certificate' : 'GitHub OIDC token (federation)'],
     ['Assertion expires', expiresOn]
   )
-  if (certificate) rows.push(...certificateRows(certificate))
+  if (credential) rows.push(...certificateRows(credential))
   return escapeRows(rows)
 }
 
-function certificateRows(certificate: X509Certificate): SummaryRow[] {
+/** The leaf's thumbprints come from its bytes as given, as the portal computes its own. */
+function certificateRows(credential: SummaryCredential): SummaryRow[] {
+  const certificate = credential.chain[0]
   return [
     ['Certificate subject', certificate.subject.replace(/\n/g, ', ')],
-    ['Certificate thumbprint (SHA-1)', certificate.fingerprint.replace(/:/g, '')],
-    ['Certificate thumbprint (SHA-256)', certificate.fingerprint256.replace(/:/g, '')],
+    ['Certificate thumbprint (SHA-1)', credential.thumbprints.sha1],
+    ['Certificate thumbprint (SHA-256)', credential.thumbprints.sha256],
     ['Certificate expires', new Date(certificate.validTo).toISOString()]
   ]
 }
