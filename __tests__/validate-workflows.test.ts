@@ -77,9 +77,9 @@ describe('validate-workflows', () => {
   })
 
   it('fails a step of this action without a required input', async () => {
-    const steps = STEP.replace(/ {4}scope: .*\n/, '')
+    const steps = STEP.replace(/ {4}client-id: .*\n/, '')
     const run = await validate(makeRepository({ 'examples/missing.yml': workflow(steps) }))
-    expect(run.problems).toEqual(['examples/missing.yml:12:9: Missing required input `scope`'])
+    expect(run.problems).toEqual(['examples/missing.yml:12:9: Missing required input `client-id`'])
   })
 
   it('fails steps.<id>.outputs.<name> when the action has no such output', async () => {
