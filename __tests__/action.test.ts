@@ -250,4 +250,17 @@ describe('dist/index.js against an Entra-like server', () => {
     const [ja, jb] = [a.sent[0], b.sent[0]].map((r) => decodeJwt(r.form.client_assertion).jti)
     expect(ja).not.toBe(jb)
   })
+
+  it.each([
+    ['GITHUB_OUTPUT', {}],
+    ['GITHUB_ENV', { 'export-variable': 'GRAPH_TOKEN' }]
+  ])('refuses to run without %s rather than print the token', async (name, extra) => {
+    const { run, sent } = await runCounting(extra, { env: { ...env, [name]: undefined } })
+    expect(run.code).toBe(1)
+    expect(run.errors).toEqual([
+      `${name} is not set: run this action on a GitHub Actions runner (v2.327.1 or later, for node24). The token is written to the runner's files, never printed.`
+    ])
+    expect(sent).toEqual([])
+    expect(run.stdout).not.toMatch(/::set-(output|env)/)
+  })
 })

@@ -302,6 +302,14 @@ describe('assertion-only', () => {
     expect(server.requests.map((r) => r.path)).toEqual([
       '/oidc-token?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange'
     ])
+    expect(run.log).toContain(
+      `Got a GitHub OIDC token for api://AzureADTokenExchange as the client assertion; it expires at ${run.outputs['client-assertion-expires-on']}. No token was requested (assertion-only).`
+    )
+    for (const row of [
+      ['Assertion audience', 'api://AzureADTokenExchange'],
+      ['Credential', 'GitHub OIDC token (federation)']
+    ])
+      expect(run.summary).toContain(`<tr><td>${row[0]}</td><td>${row[1]}</td></tr>`)
   })
 })
 

@@ -50,6 +50,14 @@ describe('measureClockSkew', () => {
     expect(measureClockSkew(answer, RECEIVED)).toBe(600_500)
   })
 
+  it('reads error_codes given as strings, as the error explanation does', () => {
+    const answer = refusal(
+      { ...ENTRA_700024, error_codes: ['700024'] },
+      'Mon, 23 Nov 2026 10:10:00 GMT'
+    )
+    expect(measureClockSkew(answer, RECEIVED)).toBe(600_500)
+  })
+
   it.each([
     ['clocks a minute apart or less', refusal(ENTRA_700024, 'Mon, 23 Nov 2026 10:00:59 GMT')],
     [

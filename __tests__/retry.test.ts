@@ -31,6 +31,18 @@ const transient = (cause: string, retryAfterMs?: number) =>
   new TransientError(`Token request failed: ${cause}.`, cause, 503, retryAfterMs)
 
 describe('withRetries', () => {
+  it('sends nothing once the shared deadline has passed', async () => {
+    const { deps, advance } = fakeDeps({ deadline: 60_000 })
+    advance(60_000)
+    let attempts = 0
+    await expect(withRetries(async () => attempts++, deps)).rejects.toThrow(
+      new TokenError(
+        "Gave up: the step's 60 s time limit was used up before its next request could be sent."
+      )
+    )
+    expect(attempts).toBe(0)
+  })
+
   it('keeps to a deadline shared by the calls of one step', async () => {
     const { deps, advance } = fakeDeps({ deadline: 60_000 })
     await withRetries(async () => advance(50_000), deps)

@@ -1,3 +1,6 @@
+import { errorCode, parseJson } from './answer.js'
+import { parseHttpDate } from './retry.js'
+
 /** Clocks closer than this are left alone: Entra itself allows a few minutes of skew. */
 export const CLOCK_SKEW_THRESHOLD_MS = 60_000
 
@@ -24,26 +27,13 @@ export function measureClockSkew(answer: AnswerSeen, receivedAt: number): number
   return Math.abs(offset) > CLOCK_SKEW_THRESHOLD_MS ? offset : undefined
 }
 
-/** Entra's code is in `error_codes`; the description's `AADSTS700024:` prefix as a fallback. */
+/** Entra's code, from `error_codes` or the description's `AADSTS700024:`, read as every answer is. */
 function isTimeRangeRefusal(body: string): boolean {
-  let json: unknown
-  try {
-    json = JSON.parse(body)
-  } catch {
-    return false
-  }
-  if (json === null || typeof json !== 'object') return false
-  const { error_codes: codes, error_description: description } = json as Record<string, unknown>
-  if (Array.isArray(codes)) return codes[0] === 700024
-  return typeof description === 'string' && description.startsWith('AADSTS700024:')
-}
-
-/** Only the IMF-fixdate form servers send (`Sun, 06 Nov 1994 08:49:37 GMT`). */
-function parseHttpDate(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const text = value.trim()
-  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text))
-    return undefined
-  const time = Date.parse(text)
-  return Number.isNaN(time) ? undefined : time
+  const json = parseJson(body)
+  if (json === undefined) return false
+  const description = json.error_description
+  return (
+    errorCode(json.error_codes, typeof description === 'string' ? description : undefined) ===
+    '700024'
+  )
 }

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, KeyObject, X509Certificate } from 'node:crypto'
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
+import type { PfxResult } from './pfx.js'
 import { InputError } from './errors.js'
 import type { Algorithm, CertificateSource } from './inputs.js'
 
@@ -231,7 +232,7 @@ async function addPfx(
   for (const der of pfx.certificates) material.certificates.push({ der, input })
 }
 
-type PfxFailure = Extract<Awaited<ReturnType<typeof import('./pfx.js').readPfx>>, { ok: false }>
+type PfxFailure = Extract<PfxResult, { ok: false }>
 
 function pfxError(failure: PfxFailure, input: string, password?: string): InputError {
   const { problem, detail } = failure
@@ -595,7 +596,7 @@ export function checkCredential(
   }
 
   const days = Math.floor((to.getTime() - now.getTime()) / DAY_MS)
-  const warnings = [...(credential.warnings ?? [])]
+  const warnings = [...credential.warnings]
   if (days < EXPIRY_WARNING_DAYS) {
     warnings.push(
       `The certificate in '${input}' expires in ${days} day${days === 1 ? '' : 's'} (${iso(to)}): create a new one and ${entra ? 'upload it to the app registration' : 'register it with the server'} before then.`

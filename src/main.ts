@@ -26,6 +26,9 @@ export async function run(options: RunOptions = {}): Promise<void> {
   const mask = log.secret
   try {
     const settings = readSettings()
+    // Without the runner's files, core would print outputs as `::set-output` commands instead.
+    requireRunnerFile('GITHUB_OUTPUT')
+    if (settings.exportVariable !== undefined) requireRunnerFile('GITHUB_ENV')
     const now = options.now ?? (() => new Date())
     // One time budget for the whole step: the token request and the exchange share it.
     const deps = realRetryDeps(options.policy ?? DEFAULT_RETRY_POLICY, log.info)
@@ -82,7 +85,9 @@ export async function run(options: RunOptions = {}): Promise<void> {
     if (settings.assertionOnly) {
       const signed = await setAssertionOutputs(outputAssertion)
       log.info(
-        `Signed a client assertion for ${settings.audience}; it expires at ${signed}. No token was requested (assertion-only).`
+        settings.credential.kind === 'oidc'
+          ? `Got a GitHub OIDC token for ${settings.credential.audience} as the client assertion; it expires at ${signed}. No token was requested (assertion-only).`
+          : `Signed a client assertion for ${settings.audience}; it expires at ${signed}. No token was requested (assertion-only).`
       )
       writeSummary('Client assertion', summariseAssertion(settings, signed, credential))
       return
@@ -141,6 +146,15 @@ async function setAssertionOutputs(sign: () => Promise<string>): Promise<string>
   return expiresOn
 }
 
+/** Refuses to run where an output would be printed rather than written to the runner's file. */
+function requireRunnerFile(name: 'GITHUB_OUTPUT' | 'GITHUB_ENV'): void {
+  if (!process.env[name]) {
+    throw new ActionError(
+      `${name} is not set: run this action on a GitHub Actions runner (v2.327.1 or later, for node24). The token is written to the runner's files, never printed.`
+    )
+  }
+}
+
 /** The warning for the one retry on the server's time (AADSTS700024). */
 function describeSkew(offsetMs: number): string {
   const seconds = Math.round(Math.abs(offsetMs) / 1000)
@@ -163,8 +177,10 @@ async function getIdToken(audience: string, timeoutMs: number): Promise<string> 
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('timeout')), timeoutMs)
   })
+  const request = core.getIDToken(audience)
+  request.catch(() => {}) // settles after the deadline when abandoned; its text is not shown
   try {
-    return await Promise.race([core.getIDToken(audience), deadline])
+    return await Promise.race([request, deadline])
   } catch {
     // core's message quotes the runner's answer; ours says what to check.
     throw new ActionError(

@@ -78,7 +78,15 @@ export async function withRetries<T>(
   const { policy } = deps
   const deadline = Math.min(deps.deadline ?? Infinity, deps.now() + policy.totalTimeMs)
   for (let n = 1; ; n++) {
-    const timeoutMs = Math.max(1, Math.min(policy.attemptTimeoutMs, deadline - deps.now()))
+    // A later request of the step (the exchange, the retry on the server's clock) may find the
+    // budget spent: an attempt with no time left could only fail as "no answer within 0 s".
+    const remaining = deadline - deps.now()
+    if (remaining <= 0) {
+      throw new TokenError(
+        `Gave up: the step's ${seconds(policy.totalTimeMs)} s time limit was used up before its next request could be sent.`
+      )
+    }
+    const timeoutMs = Math.min(policy.attemptTimeoutMs, remaining)
     try {
       return await attempt(timeoutMs, n)
     } catch (error) {
@@ -111,11 +119,22 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (value === undefined) return undefined
   const text = value.trim()
   if (/^\d+$/.test(text)) return Number(text) * 1000
-  // Only the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`): Date.parse reads nearly anything,
-  // `1.5` included, as some date.
+  const date = parseHttpDate(text)
+  return date === undefined ? undefined : Math.max(0, date - now)
+}
+
+/**
+ * Reads an HTTP date (`Date`, `Retry-After`; RFC 9110 §5.6.7) in the IMF-fixdate form servers send
+ * (`Sun, 06 Nov 1994 08:49:37 GMT`), and only that: Date.parse reads nearly anything, `1.5`
+ * included, as some date.
+ * @returns milliseconds since the epoch, or undefined.
+ */
+export function parseHttpDate(value: string | undefined): number | undefined {
+  const text = value?.trim() ?? ''
   if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text))
     return undefined
-  return Math.max(0, Date.parse(text) - now)
+  const time = Date.parse(text)
+  return Number.isNaN(time) ? undefined : time
 }
 
 function seconds(ms: number): string {

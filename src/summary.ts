@@ -18,7 +18,7 @@ type SummaryCredential = Pick<Credential, 'chain' | 'thumbprints'>
 export function summarise(
   settings: Settings,
   token: TokenResponse,
-  credential?: Pick<Credential, 'chain' | 'thumbprints'>
+  credential?: SummaryCredential
 ): SummaryRow[] {
   const certificate = credential?.chain[0]
   const rows: SummaryRow[] = [['Client ID', settings.clientId]]
@@ -87,7 +87,10 @@ export function summariseAssertion(
   const rows: SummaryRow[] = [['Client ID', settings.clientId]]
   if (settings.tenantId) rows.push(['Tenant', settings.tenantId])
   rows.push(
-    ['Assertion audience', settings.audience],
+    [
+      'Assertion audience',
+      settings.credential.kind === 'oidc' ? settings.credential.audience : settings.audience
+    ],
     ['Credential', credential ? 'certificate' : 'GitHub OIDC token (federation)'],
     ['Assertion expires', expiresOn]
   )
