@@ -163,6 +163,14 @@ describe('answer reading (src/answer.ts)', () => {
     )
   })
 
+  it("keeps positions when lower-casing changes a character's length", () => {
+    // U+0130 lower-cases to two UTF-16 units: positions found in the lower-cased text must hold.
+    expect(excerpt(`${'\u0130'.repeat(50)}<TITLE>Service Unavailable</TITLE>`)).toBe(
+      'Service Unavailable'
+    )
+    expect(excerpt(`\u0130\u0130<p>one<SCRIPT>x()</SCRIPT>two</p>`)).toBe('\u0130\u0130 one two')
+  })
+
   it('takes adversarial bodies of a megabyte in linear time', () => {
     const n = 1024 * 1024
     const bodies = [

@@ -115,7 +115,7 @@ const EXCERPT_SCAN = 64 * 1024
  */
 export function excerpt(body: string, max = 120): string {
   const head = body.slice(0, EXCERPT_SCAN)
-  const lower = head.toLowerCase()
+  const lower = asciiLower(head)
   let source = head
   const open = lower.indexOf('<title')
   if (open >= 0) {
@@ -126,9 +126,21 @@ export function excerpt(body: string, max = 120): string {
   return clipText(stripTags(source), max)
 }
 
-/** Removes tags (and the content of `<script>`/`<style>`) in one pass. */
+/**
+ * Lower-cases ASCII letters only, so that positions found in the result are positions in `text`
+ * (full Unicode lower-casing changes the length of some characters, such as U+0130).
+ */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
+}
+
+/**
+ * Removes tags (and the content of `<script>`/`<style>`) in one pass. Where each closing tag was
+ * last found is remembered, so many opening tags without one do not rescan the rest each time.
+ */
 function stripTags(html: string): string {
-  const lower = html.toLowerCase()
+  const lower = asciiLower(html)
+  const closes: Record<string, number> = { script: -2, style: -2 }
   let out = ''
   let i = 0
   while (i < html.length) {
@@ -141,7 +153,8 @@ function stripTags(html: string): string {
     let skipTo = -1
     for (const name of ['script', 'style']) {
       if (lower.startsWith(name, lt + 1)) {
-        const close = lower.indexOf(`</${name}`, lt)
+        if (closes[name] !== -1 && closes[name] < lt) closes[name] = lower.indexOf(`</${name}`, lt)
+        const close = closes[name]
         skipTo = close < 0 ? html.length : lower.indexOf('>', close)
       }
     }
