@@ -112,6 +112,12 @@ function readBounded(stream: IncomingMessage, limit: number): Promise<string> {
   })
 }
 
+/**
+ * What signed the request, for the hints: the certificate (its SHA-1 thumbprint, hex), the GitHub
+ * OIDC token (federation), or nothing of the action's (the exchange's bearer token).
+ */
+export type Signer = { thumbprint: string } | 'federation'
+
 /** What the token request needs besides the assertion. */
 export interface TokenRequest {
   tokenEndpoint: string
@@ -171,7 +177,7 @@ async function requestTokenOnce(
       request.tokenEndpoint,
       sent,
       [assertion],
-      request.thumbprint
+      request.thumbprint === undefined ? 'federation' : { thumbprint: request.thumbprint }
     )
   }, deps)
 }
@@ -289,7 +295,7 @@ export function readToken(
   url: string,
   sent: number,
   secrets: string[],
-  thumbprint?: string
+  signer?: Signer
 ): TokenResponse {
   const json = parseJson(answer.body)
   if (answer.status < 100 || answer.status > 599) {
@@ -325,7 +331,7 @@ export function readToken(
       answer.status
     )
   }
-  const failure = describe(answer, json, [...secrets, ...tokenLike(json)], thumbprint)
+  const failure = describe(answer, json, [...secrets, ...tokenLike(json)], signer)
   const message = `${what} to ${url} failed: ${failure.text}`
   const transient =
     answer.status === 429 ||
@@ -438,7 +444,7 @@ function describe(
   answer: HttpAnswer,
   json: Json | undefined,
   secrets: string[],
-  thumbprint?: string
+  signer?: Signer
 ): { text: string; code?: string } {
   // Redacted before anything is clipped, so no part of a secret the server echoes survives.
   const shown = (value: string, max: number): string =>
@@ -460,10 +466,15 @@ function describe(
     } else if (!error) {
       parts.push(`body: ${shown(preview(json, 400), 200)}`)
     }
-    const federated = thumbprint === undefined && code !== undefined && FEDERATION_HINTS[code]
+    const federated = signer === 'federation' && code !== undefined && FEDERATION_HINTS[code]
+    const thumbprint = typeof signer === 'object' ? signer.thumbprint : undefined
+    const aadsts = code !== undefined ? HINTS[code] : undefined
     const hint =
       federated ||
-      (code ? HINTS[code] : undefined) ||
+      // A hint about the certificate only where a certificate signed what was sent.
+      (aadsts && (thumbprint !== undefined || !aadsts.includes('{thumbprint}'))
+        ? aadsts
+        : undefined) ||
       (error && Object.hasOwn(OAUTH_HINTS, error) ? OAUTH_HINTS[error] : undefined)
     if (hint) parts.push(`Hint: ${hint.replace('{thumbprint}', thumbprint ?? '')}`)
     const trace = str(json.trace_id)
