@@ -363,6 +363,8 @@ function describe(
   thumbprint?: string
 ): { text: string; code?: string } {
   const parts = [`HTTP ${answer.status}`]
+  // Redacted before any clipping: a clipped secret would no longer match, here or in the runner's mask.
+  const hide = (text: string) => secrets.reduce((out, s) => out.split(s).join('***'), text)
   let code: string | undefined
   if (json) {
     const error = str(json.error)
@@ -372,13 +374,15 @@ function describe(
     if (error) parts[0] += ` ${error}`
     if (description) {
       // One line: Entra separates the trace and correlation IDs with line breaks.
-      const text = description.replace(/\s+/g, ' ').replace(/^AADSTS\d+:\s*/, '')
+      const text = hide(description)
+        .replace(/\s+/g, ' ')
+        .replace(/^AADSTS\d+:\s*/, '')
       const sentence = /^.*?[.!?](?=\s|$)/.exec(text)?.[0] ?? text
       parts.push(`${code ? `AADSTS${code}: ` : ''}${clip(sentence, 300)}`)
     } else if (code) {
       parts.push(`AADSTS${code}`)
     } else if (!error) {
-      parts.push(`body: ${clip(JSON.stringify(json), 200)}`)
+      parts.push(`body: ${clip(hide(JSON.stringify(json)), 200)}`)
     }
     const federated = thumbprint === undefined && code !== undefined && FEDERATION_HINTS[code]
     const hint =
@@ -389,16 +393,15 @@ function describe(
     if (trace) parts.push(`Trace ID: ${trace}`)
     if (correlation) parts.push(`Correlation ID: ${correlation}`)
   } else {
-    const excerpt = summarise(answer.body)
+    const excerpt = summarise(hide(answer.body))
     parts[0] += excerpt ? ` (not JSON): "${excerpt}"` : ' with an empty body'
     if (answer.status >= 300 && answer.status < 400)
       parts.push(
         `Hint: the server redirects (to ${clip(header(answer, 'location') ?? 'nowhere', 120)}); give the final token endpoint URL.`
       )
   }
-  let text = `${parts.map((part) => part.replace(/\s+/g, ' ').replace(/[.\s]+$/, '')).join('. ')}.`
-  for (const secret of secrets) text = text.split(secret).join('***')
-  return { text, code }
+  const text = `${parts.map((part) => part.replace(/\s+/g, ' ').replace(/[.\s]+$/, '')).join('. ')}.`
+  return { text: hide(text), code }
 }
 
 function str(value: unknown): string | undefined {
