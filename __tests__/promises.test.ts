@@ -538,6 +538,42 @@ describe('no wait is without end', () => {
   })
 })
 
+describe('the wait before a retry', () => {
+  const run503 = (retryAfterMs: number, policy = DEFAULT_RETRY_POLICY) => {
+    let time = 0
+    const slept: number[] = []
+    const deps: RetryDeps = {
+      policy,
+      now: () => time,
+      random: () => 0.5,
+      sleep: async (ms) => {
+        slept.push(ms)
+        time += ms
+      },
+      log: () => {}
+    }
+    let calls = 0
+    const result = withRetries(async () => {
+      if (++calls === 1) throw new TransientError('HTTP 429.', 'HTTP 429', 429, retryAfterMs)
+      return 'token'
+    }, deps)
+    return { result, slept }
+  }
+
+  it('waits a Retry-After of exactly the longest wait', async () => {
+    const { result, slept } = run503(20_000)
+    await expect(result).resolves.toBe('token')
+    expect(slept).toEqual([20_000])
+  })
+
+  it('says "1 attempt" when the first wait would pass the total time', async () => {
+    const { result } = run503(70_000, { ...DEFAULT_RETRY_POLICY, maxDelayMs: 100_000 })
+    await expect(result).rejects.toThrow(
+      'HTTP 429 (gave up after 1 attempt: waiting 70 s more would pass the 60 s limit).'
+    )
+  })
+})
+
 describe('the lifetime of a token', () => {
   const SENT = Date.parse('2026-11-22T10:00:00Z')
   /** Asks the scripted server, which answers `answer`, with the clock at SENT. */
