@@ -437,12 +437,16 @@ describe('transient failures are retried', () => {
     expect(parseRetryAfter(value, 0)).toBe(ms)
   })
 
-  it.each(['7 s', 'x7', '-1', '7.5', 'Sun, 22 Nov 2026 10:00:05 GMT trailing'])(
-    'ignores the unreadable Retry-After %j',
-    (value) => {
-      expect(parseRetryAfter(value, 0)).toBeUndefined()
-    }
-  )
+  it.each([
+    '7 s',
+    'x7',
+    '-1',
+    '7.5',
+    'Sun, 22 Nov 2026 10:00:05 GMT trailing',
+    'xSun, 22 Nov 2026 10:00:05 GMT'
+  ])('ignores the unreadable Retry-After %j', (value) => {
+    expect(parseRetryAfter(value, 0)).toBeUndefined()
+  })
 
   it('honours a multi-digit Retry-After from the server before the next attempt', async () => {
     scripted.queue.push(json(429, { error: 'slow_down' }, { 'Retry-After': '12' }))
@@ -564,6 +568,29 @@ describe('the wait before a retry', () => {
     const { result, slept } = run503(20_000)
     await expect(result).resolves.toBe('token')
     expect(slept).toEqual([20_000])
+  })
+
+  it('gives up when the wait would use up exactly the time that is left', async () => {
+    let time = 0
+    let calls = 0
+    const deps: RetryDeps = {
+      policy: { ...DEFAULT_RETRY_POLICY, totalTimeMs: 10_000 },
+      now: () => time,
+      random: () => 0.5,
+      sleep: async (ms) => {
+        time += ms
+      },
+      log: () => {}
+    }
+    const result = withRetries(async () => {
+      calls++
+      time += 4_000
+      throw new TransientError('HTTP 429.', 'HTTP 429', 429, 6_000)
+    }, deps)
+    await expect(result).rejects.toThrow(
+      'HTTP 429 (gave up after 1 attempt: waiting 6 s more would pass the 10 s limit).'
+    )
+    expect(calls).toBe(1)
   })
 
   it('says "1 attempt" when the first wait would pass the total time', async () => {
