@@ -1,5 +1,6 @@
 // The job summary's rows, exactly: what a reader of the run sees, and nothing secret.
 import { describe, expect, it } from '@jest/globals'
+import type { X509Certificate } from 'node:crypto'
 import type { Settings } from '../src/inputs.js'
 import { summarise } from '../src/summary.js'
 import type { TokenResponse } from '../src/token.js'
@@ -60,6 +61,22 @@ describe('summarise', () => {
       ['Token audience', 'api://one'],
       ['Token scopes (scp)', 'read write'],
       ['Token expires', '2026-11-22T11:00:00.000Z (in 3599 s)']
+    ])
+  })
+
+  it('shows a subject of several parts on one line', () => {
+    // node:crypto gives the subject one part per line; only the fields the summary reads.
+    const certificate = {
+      subject: 'C=US\nO=Contoso\nCN=build agent',
+      fingerprint: 'AB:CD',
+      fingerprint256: 'EF:01',
+      validTo: 'Nov 22 11:00:00 2027 GMT'
+    } as X509Certificate
+    expect(summarise(settings, token('opaque-token-0123456789'), certificate).slice(-4)).toEqual([
+      ['Certificate subject', 'C=US, O=Contoso, CN=build agent'],
+      ['Certificate thumbprint (SHA-1)', 'ABCD'],
+      ['Certificate thumbprint (SHA-256)', 'EF01'],
+      ['Certificate expires', '2027-11-22T11:00:00.000Z']
     ])
   })
 
