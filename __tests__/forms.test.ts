@@ -339,7 +339,7 @@ describe('EC keys against a generic OAuth server (oidc-provider)', () => {
       tls: { keyPem: tls.keyPem, certPem: tls.certPem }
     })
   })
-  afterAll(async () => provider.close())
+  afterAll(async () => provider?.close())
 
   it.each([
     ['an EC PRIVATE KEY (SEC1) on P-256 with ES256', p256, 'ES256', sec1(p256)],

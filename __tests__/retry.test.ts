@@ -36,9 +36,7 @@ describe('withRetries', () => {
     advance(60_000)
     let attempts = 0
     await expect(withRetries(async () => attempts++, deps)).rejects.toThrow(
-      new TokenError(
-        "Gave up: the step's 60 s time limit was used up before its next request could be sent."
-      )
+      new TokenError("Gave up: the 60 s limit passed before the step's next request could be sent.")
     )
     expect(attempts).toBe(0)
   })

@@ -2,6 +2,7 @@
  * Reading a server's answer body, which is untrusted: every function here is linear in its input
  * (no regex that can backtrack across the text, bounded walks of nested JSON) and never throws.
  */
+import { redact } from './log.js'
 
 /** A JSON object as parsed from an answer. */
 export type Json = Record<string, unknown>
@@ -60,12 +61,14 @@ export function tokenLike(json: unknown): string[] {
  * `...`. Built by hand because `JSON.stringify` recurses (a deep body overflows the stack) and
  * renders the whole body before it can be clipped.
  */
-export function preview(json: unknown, max = 200): string {
+export function preview(json: unknown, max = 200, secrets: readonly string[] = []): string {
   let out = ''
   const write = (value: unknown, depth: number, secret: boolean): void => {
     if (out.length > max) return
     if (typeof value === 'string') {
-      out += secret || JWT_LIKE.test(value) ? '"***"' : JSON.stringify(value.slice(0, max))
+      // Redacted before it is shortened: a shortened secret would no longer be found.
+      const shown = secret || JWT_LIKE.test(value) ? '***' : redact(value, secrets)
+      out += JSON.stringify(shown.slice(0, max))
     } else if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
       out += String(value)
     } else if (typeof value === 'object' && depth >= 4) {

@@ -77,13 +77,20 @@ export async function withRetries<T>(
 ): Promise<T> {
   const { policy } = deps
   const deadline = Math.min(deps.deadline ?? Infinity, deps.now() + policy.totalTimeMs)
+  let last: TransientError | undefined
   for (let n = 1; ; n++) {
-    // A later request of the step (the exchange, the retry on the server's clock) may find the
-    // budget spent: an attempt with no time left could only fail as "no answer within 0 s".
+    // No time left (a later request of the step, such as the exchange, or a timer that fired
+    // late): an attempt could only fail as "no answer within 0 s".
     const remaining = deadline - deps.now()
     if (remaining <= 0) {
+      const limit = `the ${seconds(policy.totalTimeMs)} s limit passed`
+      if (last === undefined) {
+        throw new TokenError(`Gave up: ${limit} before the step's next request could be sent.`)
+      }
+      const tries = `${n - 1} attempt${n === 2 ? '' : 's'}`
       throw new TokenError(
-        `Gave up: the step's ${seconds(policy.totalTimeMs)} s time limit was used up before its next request could be sent.`
+        `${last.message.replace(/\.$/, '')} (gave up after ${tries}: ${limit}).`,
+        last.status
       )
     }
     const timeoutMs = Math.min(policy.attemptTimeoutMs, remaining)
@@ -91,6 +98,7 @@ export async function withRetries<T>(
       return await attempt(timeoutMs, n)
     } catch (error) {
       if (!(error instanceof TransientError)) throw error
+      last = error
       const backoff = policy.baseDelayMs * 2 ** (n - 1) * (0.5 + deps.random() / 2)
       const wait = error.retryAfterMs ?? Math.min(policy.maxDelayMs, backoff)
       const left = deadline - deps.now()

@@ -464,7 +464,7 @@ function describe(
     } else if (code) {
       parts.push(`AADSTS${code}`)
     } else if (!error) {
-      parts.push(`body: ${shown(preview(json, 400), 200)}`)
+      parts.push(`body: ${shown(preview(json, 400, secrets), 200)}`)
     }
     const federated = signer === 'federation' && code !== undefined && FEDERATION_HINTS[code]
     const thumbprint = typeof signer === 'object' ? signer.thumbprint : undefined

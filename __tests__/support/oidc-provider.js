@@ -120,9 +120,19 @@ export async function startOidcProvider(options) {
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
   })
+  // Nothing of the child holds the test process open: when a test file ends without close() (a
+  // hook that timed out before the server was ready, or a failed test), jest can still exit, and
+  // the child, its IPC channel gone, exits on 'disconnect'.
+  child.unref()
+  child.channel?.unref()
   let printed = ''
-  child.stdout?.on('data', (d) => (printed += d))
-  child.stderr?.on('data', (d) => (printed += d))
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue
+    stream.on('data', (d) => (printed += d))
+    // A piped stdio stream is a socket; unref'd like the child.
+    const socket = /** @type {{ unref?: () => void }} */ (/** @type {unknown} */ (stream))
+    socket.unref?.()
+  }
   /** @type {OidcRequest[]} */
   const requests = []
   /** @type {Map<number, { resolve: (result?: Introspection) => void, reject: (error: Error) => void }>} */
