@@ -42,9 +42,10 @@ const USAGE = `Usage: npm run bench -- [options]
 
 /** The targets, checked on the results (see README, "Startup and bundle size"). */
 const TARGETS = {
-  wallVsFloor: 1.1,
+  wallVsFloor: 1.15,
   wallVsMsal: 0.5,
-  distBytes: 150 * KIB,
+  loadedBytes: 100 * KIB,
+  distBytes: 300 * KIB,
   extraRssOverFloor: 10 * MIB
 }
 
@@ -316,6 +317,7 @@ function summarise(action, floor, msal) {
   const js = readdirSync(DIST).filter((f) => f.endsWith('.js'))
   const sizes = {
     action: js.reduce((sum, f) => sum + statSync(join(DIST, f)).size, 0),
+    dist: readdirSync(DIST).reduce((sum, f) => sum + statSync(join(DIST, f)).size, 0),
     actionIndex: statSync(join(DIST, 'index.js')).size,
     actionAtStart: staticImports('index.js').reduce(
       (sum, f) => sum + statSync(join(DIST, f)).size,
@@ -460,13 +462,13 @@ function printTargets(r) {
       `${r.wall.vsMsal.toFixed(2)} ×`
     ],
     [
-      `dist/*.js ≤ ${TARGETS.distBytes / KIB} KiB`,
-      r.sizes.action <= TARGETS.distBytes,
-      `${(r.sizes.action / KIB).toFixed(1)} KiB`
+      `all of dist/ ≤ ${TARGETS.distBytes / KIB} KiB`,
+      r.sizes.dist <= TARGETS.distBytes,
+      `${(r.sizes.dist / KIB).toFixed(1)} KiB`
     ],
     [
-      `dist/*.js loaded on every run ≤ ${TARGETS.distBytes / KIB} KiB`,
-      r.sizes.actionAtStart <= TARGETS.distBytes,
+      `dist/*.js loaded on every run ≤ ${TARGETS.loadedBytes / KIB} KiB`,
+      r.sizes.actionAtStart <= TARGETS.loadedBytes,
       `${(r.sizes.actionAtStart / KIB).toFixed(1)} KiB`
     ],
     [
