@@ -338,30 +338,40 @@ describe('secrets are masked and never shown', () => {
     }
   )
 
-  it('redacts, in the one error line, an earlier attempt’s assertion the server quotes later', async () => {
-    const sent: string[] = []
-    const form = (req: Received) => new URLSearchParams(req.body).get('client_assertion') ?? ''
-    scripted.queue.push((req, res) => {
-      sent.push(form(req))
-      json(503, { error: 'temporarily_unavailable' })(req, res)
-    })
-    scripted.queue.push((req, res) => {
-      sent.push(form(req))
-      json(400, { error: 'invalid_request', trace_id: sent[0] })(req, res)
-    })
-    setInputs({
-      'client-id': CLIENT,
-      'token-endpoint': `${scripted.url}/token`,
-      scope: 'profile',
-      certificate: cert.keyPem + cert.certPem
-    })
-    await run({ policy: FAST })
-    expect(sent).toHaveLength(2)
-    expect(sent[0]).not.toBe(sent[1])
-    expect(errors()).toEqual([
-      `Token request to ${scripted.url}/token failed: HTTP 400 invalid_request. Trace ID: ***.`
-    ])
-  })
+  it.each([
+    ['its trace ID', (a: string) => ({ trace_id: a }), 'Trace ID: ***.'],
+    [
+      'its description',
+      (a: string) => ({ error_description: `Seen ${a} before.` }),
+      'Seen *** before.'
+    ]
+  ])(
+    'redacts an earlier attempt’s assertion the server quotes later in %s',
+    async (_w, quote, shown) => {
+      const sent: string[] = []
+      const form = (req: Received) => new URLSearchParams(req.body).get('client_assertion') ?? ''
+      scripted.queue.push((req, res) => {
+        sent.push(form(req))
+        json(503, { error: 'temporarily_unavailable' })(req, res)
+      })
+      scripted.queue.push((req, res) => {
+        sent.push(form(req))
+        json(400, { error: 'invalid_request', ...quote(sent[0]) })(req, res)
+      })
+      setInputs({
+        'client-id': CLIENT,
+        'token-endpoint': `${scripted.url}/token`,
+        scope: 'profile',
+        certificate: cert.keyPem + cert.certPem
+      })
+      await run({ policy: FAST })
+      expect(sent).toHaveLength(2)
+      expect(sent[0]).not.toBe(sent[1])
+      expect(errors()).toEqual([
+        `Token request to ${scripted.url}/token failed: HTTP 400 invalid_request. ${shown}`
+      ])
+    }
+  )
 })
 
 describe('transient failures are retried', () => {

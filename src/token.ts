@@ -143,24 +143,31 @@ export interface TokenRequest {
  */
 export async function requestToken(request: TokenRequest, deps: RetryDeps): Promise<TokenResponse> {
   const skew: { ms?: number } = {}
+  // Every assertion sent so far: a server may quote an earlier one in a later answer.
+  const signed: string[] = []
   try {
-    return await requestTokenOnce(request, deps, skew)
+    return await requestTokenOnce(request, deps, signed, skew)
   } catch (error) {
     // A runner whose clock is off (AADSTS700024): once more on the server's time, never twice.
     if (skew.ms === undefined || request.onClockSkew === undefined) throw error
     request.onClockSkew(skew.ms)
-    return await requestTokenOnce(request, deps)
+    return await requestTokenOnce(request, deps, signed)
   }
 }
 
-/** The token request with its retries; `skew` gets the clock offset the last answer shows. */
+/**
+ * The token request with its retries; `signed` collects the assertions sent, `skew` gets the clock
+ * offset the last answer shows.
+ */
 async function requestTokenOnce(
   request: TokenRequest,
   deps: RetryDeps,
+  signed: string[],
   skew?: { ms?: number }
 ): Promise<TokenResponse> {
   return withRetries(async (timeoutMs) => {
     const assertion = await request.assertion(timeoutMs)
+    signed.push(assertion)
     const body = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: request.clientId,
@@ -176,7 +183,7 @@ async function requestTokenOnce(
       'Token request',
       request.tokenEndpoint,
       sent,
-      [assertion],
+      signed,
       request.thumbprint === undefined ? 'federation' : { thumbprint: request.thumbprint }
     )
   }, deps)
