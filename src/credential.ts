@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, KeyObject, X509Certificate } from 'node:c
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import type { PfxResult } from './pfx.js'
 import { InputError } from './errors.js'
+import { isKeyLabel, MIN_KEY_PIECE_LENGTH, normalize, parsePem, type PemBlock } from './pem.js'
 import type { Algorithm, CertificateSource } from './inputs.js'
 
 /** The signing key and the certificate chain it belongs to. */
@@ -25,15 +26,6 @@ export interface Credential {
   warnings: string[]
 }
 
-/** One PEM block, with the input it came from (for messages). */
-interface PemBlock {
-  label: string
-  /** The block rebuilt in canonical form, what node:crypto parses. */
-  pem: string
-  encrypted: boolean
-  input: string
-}
-
 /** What the inputs hold once decoded: keys and certificates, with the inputs they came from. */
 interface Material {
   keys: { key: KeyObject; input: string }[]
@@ -44,9 +36,6 @@ interface Material {
   onSecret: (text: string) => void
   warnings: string[]
 }
-
-/** Shorter pieces (a key's last base64 line) are too likely to occur in ordinary log text. */
-const MIN_SECRET_LENGTH = 16
 
 /** Days before expiry from which the action warns. */
 export const EXPIRY_WARNING_DAYS = 30
@@ -168,7 +157,7 @@ async function addText(
     return
   }
   for (const part of normalized.split(/\s+/))
-    if (part.length >= MIN_SECRET_LENGTH) material.onSecret(part)
+    if (part.length >= MIN_KEY_PIECE_LENGTH) material.onSecret(part)
   const base64 = normalized.replace(/\s+/g, '')
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(base64) || base64.length < 64) {
     throw new InputError(
@@ -278,99 +267,6 @@ function pfxError(failure: PfxFailure, input: string, password?: string): InputE
 /** The warning for a password that opened the key only once its surrounding whitespace was cut. */
 function trimmedWarning(what: string): string {
   return `'certificate-password' has a line break or spaces around it that are not part of the password: ${what} opened without them. Remove them from the secret.`
-}
-
-/**
- * Undoes what secret stores and copy-paste do to PEM text: CRLF line ends, literal `\n` sequences
- * in one-line secrets, indentation and surrounding blank lines.
- */
-function normalize(text: string): string {
-  return text
-    .replace(/\\r\\n|\\n|\\r/g, '\n')
-    .replace(/\r\n?/g, '\n')
-    .trim()
-}
-
-const BEGIN = '-----BEGIN '
-const DASHES = '-----'
-/** What a PEM label may hold (RFC 7468 §3, as node:crypto's labels use it). */
-const LABEL = /^[A-Z0-9 ]{1,64}$/
-
-/**
- * Splits PEM text into blocks and rebuilds each in canonical form (RFC 7468): the body's base64 is
- * re-wrapped, so blocks flattened to one line or indented still parse. Encapsulated headers
- * (`Proc-Type`, `DEK-Info` of legacy encrypted keys) are kept. Written by hand: node:crypto parses
- * only canonical PEM, and no small library does this repair. One forward `indexOf` scan: linear in
- * the text, whatever it holds (a regex with a back-reference was quadratic on many BEGIN lines).
- * @throws {InputError} when a BEGIN line has no matching END line.
- */
-export function parsePem(
-  text: string,
-  input: string,
-  onSecret: (text: string) => void
-): PemBlock[] {
-  const truncated = (): InputError =>
-    new InputError(
-      input,
-      `Input '${input}' holds a PEM block without its matching -----END ...----- line: the text is truncated. Paste the whole file.`
-    )
-  const blocks: PemBlock[] = []
-  for (let at = text.indexOf(BEGIN); at >= 0;) {
-    const labelEnd = text.indexOf(DASHES, at + BEGIN.length)
-    const label = labelEnd < 0 ? '' : text.slice(at + BEGIN.length, labelEnd)
-    if (!LABEL.test(label)) throw truncated()
-    const end = `-----END ${label}-----`
-    const bodyStart = labelEnd + DASHES.length
-    const bodyEnd = text.indexOf(end, bodyStart)
-    if (bodyEnd < 0) throw truncated()
-    const body = text.slice(bodyStart, bodyEnd)
-    // A BEGIN inside another block: the first block lost its END line.
-    if (body.includes('-----BEGIN')) throw truncated()
-    blocks.push(rebuild(label, body, input, onSecret))
-    at = text.indexOf(BEGIN, bodyEnd + end.length)
-  }
-  // A BEGIN not followed by a space and a label ("-----BEGIN-----") is no block either.
-  let begins = 0
-  for (let at = text.indexOf('-----BEGIN'); at >= 0; at = text.indexOf('-----BEGIN', at + 1))
-    begins++
-  if (begins > blocks.length) throw truncated()
-  return blocks
-}
-
-/** One block in canonical form: headers first, then the base64 wrapped at 64 characters. */
-function rebuild(
-  label: string,
-  body: string,
-  input: string,
-  onSecret: (text: string) => void
-): PemBlock {
-  const tokens = body.split(/\s+/).filter(Boolean)
-  if (isKeyLabel(label)) for (const t of tokens) if (t.length >= MIN_SECRET_LENGTH) onSecret(t)
-  const headers: string[] = []
-  const base64: string[] = []
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i].endsWith(':') && i + 1 < tokens.length) {
-      headers.push(`${tokens[i]} ${tokens[++i]}`)
-    } else {
-      base64.push(tokens[i])
-    }
-  }
-  const data = base64.join('')
-  const lines: string[] = []
-  for (let i = 0; i < data.length; i += 64) lines.push(data.slice(i, i + 64))
-  const head = headers.length > 0 ? `${headers.join('\n')}\n\n` : ''
-  return {
-    label,
-    pem: `-----BEGIN ${label}-----\n${head}${lines.join('\n')}\n-----END ${label}-----\n`,
-    encrypted:
-      label === 'ENCRYPTED PRIVATE KEY' ||
-      headers.some((h) => /^proc-type:/i.test(h) && h.toUpperCase().includes('ENCRYPTED')),
-    input
-  }
-}
-
-function isKeyLabel(label: string): boolean {
-  return label.endsWith('PRIVATE KEY')
 }
 
 function addPem(material: Material, blocks: PemBlock[], password?: string): void {
