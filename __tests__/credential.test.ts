@@ -1,9 +1,15 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash, generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkCredential, loadCredential } from '../src/credential.js'
+import {
+  checkCredential,
+  loadCredential,
+  MAX_FILE_BYTES,
+  readCertificateFile
+} from '../src/credential.js'
 import { InputError } from '../src/errors.js'
 import type { CertificateSource } from '../src/inputs.js'
 import { makeCert, makePfx } from './support/certs.js'
@@ -74,6 +80,14 @@ describe('loadCredential from PEM', () => {
       source({ certificate: mangle(rsa.keyPem + rsa.certPem) })
     )
     expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
+  })
+
+  it('refuses a private-key input that holds no key', async () => {
+    const error = await loadError({ certificate: rsa.certPem, privateKey: other.certPem })
+    expect([error.input, error.message]).toEqual([
+      'private-key',
+      "Input 'private-key' holds no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)."
+    ])
   })
 
   it('takes the key from private-key when certificate holds only the certificate', async () => {
@@ -231,6 +245,54 @@ describe('loadCredential from PEM', () => {
     expect(error.message).toBe(
       `Input 'certificate-file': ${join(dir, 'missing.pem')} does not exist. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
     )
+  })
+})
+
+describe('readCertificateFile', () => {
+  const refusal = (path: string): string => {
+    try {
+      readCertificateFile(path)
+    } catch (error) {
+      if (error instanceof InputError && error.input === 'certificate-file') return error.message
+      throw error
+    }
+    throw new Error('readCertificateFile did not fail')
+  }
+  const why = (path: string, text: string): string =>
+    `Input 'certificate-file': ${path} ${text}. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
+
+  it('names a missing file, a directory and a path that cannot be opened', () => {
+    const missing = join(dir, 'missing.pem')
+    const loop = join(dir, 'loop.pem')
+    symlinkSync(loop, loop)
+    expect(refusal(missing)).toBe(why(missing, 'does not exist'))
+    expect(refusal(dir)).toBe(why(dir, 'is a directory'))
+    expect(refusal(loop)).toBe(why(loop, 'cannot be read (ELOOP)'))
+  })
+
+  it('refuses a pipe and a device at once instead of waiting on them', () => {
+    const fifo = join(dir, 'fifo.pem')
+    execFileSync('mkfifo', [fifo])
+    const text =
+      'is not a regular file (a pipe, socket or device): give the path of the PEM or PFX file itself'
+    expect(refusal(fifo)).toBe(why(fifo, text))
+    expect(refusal('/dev/zero')).toBe(why('/dev/zero', text))
+  })
+
+  it('refuses a file over 4 MiB by its size, before reading it, and reads one of 4 MiB', () => {
+    const big = join(dir, 'big.pem')
+    writeFileSync(big, '')
+    truncateSync(big, 5 * 1024 * 1024 + 100 * 1024)
+    expect(refusal(big)).toBe(
+      why(big, 'is 5.1 MiB; a certificate file is a few KiB (at most 4 MiB): check the path')
+    )
+    truncateSync(big, MAX_FILE_BYTES)
+    expect(readCertificateFile(big).length).toBe(MAX_FILE_BYTES)
+  })
+
+  it('names the error of a file that opens but cannot be read', () => {
+    // Linux: /proc/self/mem is a regular file whose first page is not mapped.
+    expect(refusal('/proc/self/mem')).toBe(why('/proc/self/mem', 'cannot be read (EIO)'))
   })
 })
 

@@ -64,7 +64,35 @@ describe('createLog', () => {
 
   it('redacts the longest secret first', () => {
     expect(redact('abcdefgh', ['abcd', 'abcdefgh'])).toBe('***')
+  })
+
+  it('redacts a secret of four characters or more, not a shorter one', () => {
+    expect(redact('abc abcd', ['abc'])).toBe('abc abcd')
+    expect(redact('abc abcd', ['abcd'])).toBe('abc ***')
+  })
+
+  it('clips only a text longer than the limit', () => {
     expect(clip('abcdef', 5)).toBe('ab...')
+    expect(clip('abcde', 5)).toBe('abcde')
+  })
+
+  it('prints errors and debug lines through the same door', () => {
+    const { sink, calls } = recorder()
+    const log = createLog(sink)
+    log.secret('secret-value')
+    log.error('bad secret-value\n::x')
+    log.debug('saw secret-value')
+    expect(calls.slice(1)).toEqual(['error bad ***\\n::x', 'debug saw ***'])
+  })
+
+  it('masks each value once, and neither an empty value nor a blank line', () => {
+    const { sink, calls } = recorder()
+    const log = createLog(sink)
+    log.secret('')
+    log.secret('line-one\n   \nline-two')
+    log.secret('line-one\n   \nline-two')
+    log.secret('line-two')
+    expect(calls).toEqual(['secret line-one\n   \nline-two', 'secret line-one', 'secret line-two'])
   })
 })
 

@@ -106,14 +106,9 @@ export function readCertificateFile(path: string): Buffer {
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (error) {
+    // A directory opens read-only; fstat below refuses it.
     const code = (error as NodeJS.ErrnoException).code
-    throw refuse(
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : `cannot be read (${code})`
-    )
+    throw refuse(code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`)
   }
   try {
     const stat = fstatSync(fd)

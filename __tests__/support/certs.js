@@ -1,7 +1,8 @@
 // Throwaway keys and certificates for the tests, made by the tests: node:crypto makes the keys,
-// node-forge signs RSA certificates (any validity dates, chains), openssl signs EC ones.
+// node-forge lays out RSA certificates (any validity dates, chains) and node:crypto signs them,
+// openssl makes EC ones.
 import { execFileSync } from 'node:child_process'
-import { generateKeyPairSync, X509Certificate } from 'node:crypto'
+import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,6 +26,12 @@ import forge from 'node-forge'
  */
 
 const DAY = 86_400_000
+/** forge's pki, with the function its own cert.sign() uses and its typings leave out. */
+const pki =
+  /** @type {typeof forge.pki & { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 }} */ (
+    forge.pki
+  )
+
 /**
  * Makes a fresh key (RSA 2048 by default, or EC) and a certificate for it.
  * @param {CertOptions} [options]
@@ -61,14 +68,17 @@ function makeRsaCert(options) {
     })
   }
   cert.setExtensions(extensions)
-  let signer = forgeKey
   if (options.issuer) {
     cert.setIssuer(forge.pki.certificateFromPem(options.issuer.certPem).subject.attributes)
-    signer = forge.pki.privateKeyFromPem(options.issuer.keyPem)
   } else {
     cert.setIssuer(subject)
   }
-  cert.sign(signer, forge.md.sha256.create())
+  // What forge's cert.sign() does, with node:crypto's RSA: forge's own big-number code takes
+  // seconds a certificate on Node 21+ (it sees the global `navigator` and picks its slowest path).
+  cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption
+  cert.tbsCertificate = pki.getTBSCertificate(cert)
+  const tbs = Buffer.from(forge.asn1.toDer(cert.tbsCertificate).getBytes(), 'binary')
+  cert.signature = sign('sha256', tbs, options.issuer?.key ?? key).toString('binary')
   const certPem = forge.pki.certificateToPem(cert)
   return { keyPem, certPem, key, cert: new X509Certificate(certPem) }
 }
