@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { compactVerify, decodeProtectedHeader, jwtVerify } from 'jose'
 import { signAssertion } from '../src/assertion.js'
 import { loadCredential, type Credential } from '../src/credential.js'
+import type { Algorithm } from '../src/inputs.js'
 import { makeCert } from './support/certs.js'
 
 const TOKEN_URL =
@@ -87,10 +88,39 @@ describe('signAssertion', () => {
     expect(protectedHeader['x5t#S256']).toBe(credential.x5tS256)
   })
 
-  it('explains a key that cannot sign with the algorithm', async () => {
-    const credential = await load(leaf)
-    await expect(signAssertion(credential, { ...options, algorithm: 'ES256' })).rejects.toThrow(
-      /^Could not sign the client assertion with ES256: /
+  it('signs ES384 with an EC P-384 key', async () => {
+    const ec = makeCert({ curve: 'P-384' })
+    const credential = await load(ec)
+    const jwt = await signAssertion(credential, { ...options, algorithm: 'ES384' })
+    const { protectedHeader } = await compactVerify(jwt, ec.cert.publicKey)
+    expect(protectedHeader.alg).toBe('ES384')
+  })
+
+  it('explains a key that cannot sign with the algorithm instead of signing with it', async () => {
+    const rsaKey = await load(leaf)
+    const ecKey = await load(makeCert({ curve: 'P-256' }))
+    const small = await load(makeCert({ bits: 512 }))
+    const failure = (credential: Credential, algorithm: Algorithm): Promise<string> =>
+      signAssertion(credential, { ...options, algorithm }).then(
+        () => 'signed',
+        (error: Error) => `${error.constructor.name}: ${error.message}`
+      )
+    expect(await failure(rsaKey, 'ES256')).toBe(
+      'ActionError: Could not sign the client assertion with ES256: the key is not an EC key of the size ES256 needs.'
+    )
+    expect(await failure(ecKey, 'PS256')).toBe(
+      'ActionError: Could not sign the client assertion with PS256: the key is not an RSA key of the size PS256 needs.'
+    )
+    expect(await failure(ecKey, 'RS256')).toBe(
+      'ActionError: Could not sign the client assertion with RS256: the key is not an RSA key of the size RS256 needs.'
+    )
+    // 64 bytes of modulus: too few for PSS with SHA-256 and a 32-byte salt (66 at least).
+    expect(await failure(small, 'PS256')).toBe(
+      'ActionError: Could not sign the client assertion with PS256: the key is not an RSA key of the size PS256 needs.'
+    )
+    expect(await failure(small, 'RS256')).toBe('signed')
+    expect(await failure(ecKey, 'ES384')).toBe(
+      'ActionError: Could not sign the client assertion with ES384: the key is not an EC key of the size ES384 needs.'
     )
   })
 })

@@ -1,4 +1,4 @@
-import { constants, randomUUID, sign, type SignKeyObjectInput } from 'node:crypto'
+import { constants, randomUUID, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto'
 import type { Credential } from './credential.js'
 import { ActionError } from './errors.js'
 import type { Algorithm } from './inputs.js'
@@ -68,18 +68,26 @@ export async function signAssertion(
     exp: now + (options.lifetimeSeconds ?? ASSERTION_LIFETIME_SECONDS)
   }
   const input = `${encode(header)}.${encode(claims)}`
+  // checkCredential has matched the key to the algorithm; node:crypto would otherwise sign an EC
+  // key's ECDSA signature under PS256, or an RSA signature under ES256, without complaint.
+  const ec = options.algorithm.startsWith('ES')
+  const mismatch = new ActionError(
+    `Could not sign the client assertion with ${options.algorithm}: the key is not an ${ec ? 'EC' : 'RSA'} key of the size ${options.algorithm} needs.`
+  )
+  const key = credential.privateKey
+  if (key.asymmetricKeyType !== (ec ? 'ec' : 'rsa')) throw mismatch
+  if (ec && key.asymmetricKeyDetails?.namedCurve !== CURVES[options.algorithm]) throw mismatch
   try {
     const signature = sign(
       HASHES[options.algorithm],
       Buffer.from(input),
-      signingKey(credential, options.algorithm)
+      signingKey(key, options.algorithm)
     )
     return `${input}.${signature.toString('base64url')}`
   } catch {
-    // node:crypto's text is OpenSSL's; it names no key material, but says little either.
-    throw new ActionError(
-      `Could not sign the client assertion with ${options.algorithm}: the key is not a ${options.algorithm.startsWith('ES') ? 'EC' : 'RSA'} key of the size ${options.algorithm} needs.`
-    )
+    // node:crypto's text is OpenSSL's (a key too small for the padding); it names no key
+    // material, but says little either.
+    throw mismatch
   }
 }
 
@@ -91,16 +99,14 @@ const HASHES: Record<Algorithm, string> = {
   ES384: 'sha384'
 }
 
+/** The curve of each ECDSA algorithm (RFC 7518 §3.4), as node:crypto names it. */
+const CURVES: Partial<Record<Algorithm, string>> = { ES256: 'prime256v1', ES384: 'secp384r1' }
+
 /** Padding and signature format per algorithm (RFC 7518 §3.3-3.5). */
-function signingKey(credential: Credential, algorithm: Algorithm): SignKeyObjectInput {
-  const key = credential.privateKey
+function signingKey(key: KeyObject, algorithm: Algorithm): SignKeyObjectInput {
   if (algorithm === 'PS256')
     return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
-  if (algorithm === 'RS256') {
-    if (key.asymmetricKeyType !== 'rsa') throw new Error('not RSA')
-    return { key, padding: constants.RSA_PKCS1_PADDING }
-  }
-  if (key.asymmetricKeyType !== 'ec') throw new Error('not EC')
+  if (algorithm === 'RS256') return { key, padding: constants.RSA_PKCS1_PADDING }
   return { key, dsaEncoding: 'ieee-p1363' }
 }
 
