@@ -1,17 +1,19 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash, generateKeyPairSync } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   checkCredential,
+  type Credential,
   loadCredential,
   MAX_FILE_BYTES,
   readCertificateFile
 } from '../src/credential.js'
 import { InputError } from '../src/errors.js'
 import type { CertificateSource } from '../src/inputs.js'
+import forge from 'node-forge'
 import { makeCert, makePfx } from './support/certs.js'
 
 const DAY = 86_400_000
@@ -369,6 +371,92 @@ describe('loadCredential from PKCS#12', () => {
     const error = await loadError({ certificate: Buffer.alloc(200, 7).toString('base64') })
     expect(error.message).toMatch(/^Input 'certificate' is (neither PEM|not a PKCS#12\/PFX file)/)
   })
+})
+
+describe('loadCredential from a PFX no tool would write', () => {
+  const { asn1 } = forge
+  const U = asn1.Class.UNIVERSAL
+  const seq = (...items: forge.asn1.Asn1[]) => asn1.create(U, asn1.Type.SEQUENCE, true, items)
+  const oid = (id: string) => asn1.create(U, asn1.Type.OID, false, asn1.oidToDer(id).getBytes())
+  const int = (n: number) =>
+    asn1.create(U, asn1.Type.INTEGER, false, asn1.integerToDer(n).getBytes())
+  const octets = (bytes: string) => asn1.create(U, asn1.Type.OCTETSTRING, false, bytes)
+  const explicit = (item: forge.asn1.Asn1) =>
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [item])
+  const data = (inner: forge.asn1.Asn1) =>
+    seq(oid('1.2.840.113549.1.7.1'), explicit(octets(asn1.toDer(inner).getBytes())))
+  /** A PFX without MAC or encryption whose one bag is a key bag holding `key`. */
+  const pfxWithKey = (key: forge.asn1.Asn1): string => {
+    const keyBag = seq(oid('1.2.840.113549.1.12.10.1.1'), explicit(key))
+    const der = asn1.toDer(seq(int(3), data(seq(data(seq(keyBag)))))).getBytes()
+    return Buffer.from(der, 'binary').toString('base64')
+  }
+
+  it('names a key bag that node:crypto cannot read', async () => {
+    // A PKCS#8 PrivateKeyInfo for an algorithm no one knows.
+    const unknown = seq(int(0), seq(oid('1.2.3.4')), octets('key'))
+    const error = await loadError({ certificate: pfxWithKey(unknown) })
+    expect([error.input, error.message]).toEqual([
+      'certificate',
+      "The PFX in 'certificate' holds a private key that node:crypto cannot read (damaged, or a key type it does not know)."
+    ])
+  })
+})
+
+describe('loadCredential and checkCredential over the PFX corpus', () => {
+  // The same files as pfx-corpus.test.ts, which runs them through dist/index.js: here in-process,
+  // so that a change to the PFX glue that breaks one of them fails a test of src/ as well.
+  interface Fixture {
+    name: string
+    password?: string
+    certificates?: string[]
+    error?: string
+  }
+  const DIR = join(import.meta.dirname, 'fixtures', 'pfx')
+  const corpus = JSON.parse(readFileSync(join(DIR, 'corpus.json'), 'utf8')) as Fixture[]
+  const sha = (algorithm: string, der: Buffer): Buffer => createHash(algorithm).update(der).digest()
+
+  async function open(fixture: Fixture): Promise<Credential> {
+    const credential = await loadCredential(
+      source({
+        certificate: readFileSync(join(DIR, `${fixture.name}.pfx`)).toString('base64'),
+        password: fixture.password
+      })
+    )
+    checkCredential(credential, {
+      algorithm: 'PS256',
+      entra: true,
+      input: 'certificate',
+      now: credential.chain[0] ? new Date(credential.chain[0].validFrom) : new Date()
+    })
+    return credential
+  }
+
+  it.each(corpus.filter((f) => f.certificates).map((f) => [f.name, f] as const))(
+    '%s: thumbprints and chain from the bytes as exported',
+    async (_, fixture) => {
+      const ders = (fixture.certificates ?? []).map((file) => readFileSync(join(DIR, file)))
+      const credential = await open(fixture)
+      expect(credential.chainDer).toEqual(ders)
+      expect(credential.x5t).toBe(sha('sha1', ders[0]).toString('base64url'))
+      expect(credential.x5tS256).toBe(sha('sha256', ders[0]).toString('base64url'))
+      expect(credential.thumbprints).toEqual({
+        sha1: sha('sha1', ders[0]).toString('hex').toUpperCase(),
+        sha256: sha('sha256', ders[0]).toString('hex').toUpperCase()
+      })
+    }
+  )
+
+  it.each(corpus.filter((f) => f.error).map((f) => [f.name, f] as const))(
+    '%s: refused with its message',
+    async (_, fixture) => {
+      const failure = await open(fixture).then(
+        () => 'opened',
+        (error: Error) => `${error.constructor.name}: ${error.message}`
+      )
+      expect(failure).toBe(`InputError: ${fixture.error}`)
+    }
+  )
 })
 
 describe('checkCredential', () => {
