@@ -250,6 +250,52 @@ describe('loadCredential from PEM', () => {
   })
 })
 
+describe('loadCredential from certificate-file and private-key', () => {
+  it('names certificate-file in what is wrong with the text it holds', async () => {
+    const certOnly = join(dir, 'cert-only.pem')
+    writeFileSync(certOnly, rsa.certPem)
+    const damaged = join(dir, 'damaged.pem')
+    writeFileSync(damaged, rsa.keyPem + damage(rsa.certPem))
+    const missing = await loadError({ certificateFile: certOnly })
+    expect([missing.input, missing.message.split(':')[0]]).toEqual([
+      'certificate-file',
+      "Input 'certificate-file' holds no private key"
+    ])
+    const bad = await loadError({ certificateFile: damaged })
+    expect([bad.input, bad.message]).toEqual([
+      'certificate-file',
+      "Input 'certificate-file' holds a CERTIFICATE block that is not a valid X.509 certificate (truncated or damaged)."
+    ])
+  })
+
+  it('reads a PFX file whether it holds the DER bytes or their base64', async () => {
+    const pfx = makePfx(leaf, { password: 'pfx-pw', chain: [ca] })
+    const der = join(dir, 'binary.pfx')
+    const text = join(dir, 'base64.pfx')
+    writeFileSync(der, pfx)
+    writeFileSync(text, `${pfx.toString('base64')}\n`)
+    for (const certificateFile of [der, text]) {
+      const credential = await loadCredential(source({ certificateFile, password: 'pfx-pw' }))
+      expect(credential.chain.map((c) => c.subject)).toEqual(['CN=leaf', 'CN=Test CA'])
+    }
+  })
+
+  it('takes a private-key input that holds the certificate too, and names it when damaged', async () => {
+    const both = await loadCredential(
+      source({ certificate: rsa.certPem, privateKey: rsa.keyPem + rsa.certPem })
+    )
+    expect(both.x5t).toBe(createHash('sha1').update(rsa.cert.raw).digest('base64url'))
+    const error = await loadError({
+      certificate: rsa.certPem,
+      privateKey: rsa.keyPem.slice(0, 300)
+    })
+    expect([error.input, error.message]).toEqual([
+      'private-key',
+      "Input 'private-key' holds a PEM block without its matching -----END ...----- line: the text is truncated. Paste the whole file."
+    ])
+  })
+})
+
 describe('readCertificateFile', () => {
   const refusal = (path: string): string => {
     try {
