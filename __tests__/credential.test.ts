@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash, generateKeyPairSync } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -338,6 +345,18 @@ describe('readCertificateFile', () => {
     expect(readCertificateFile(big).length).toBe(MAX_FILE_BYTES)
   })
 
+  it('closes the file whether it reads it or refuses it', () => {
+    const good = join(dir, 'closed.pem')
+    writeFileSync(good, rsa.certPem)
+    const open = (): number => readdirSync('/proc/self/fd').length
+    const before = open()
+    for (let i = 0; i < 20; i++) {
+      readCertificateFile(good)
+      expect(() => readCertificateFile('/dev/null')).toThrow(InputError)
+    }
+    expect(open()).toBe(before)
+  })
+
   it('names the error of a file that opens but cannot be read', () => {
     // Linux: /proc/self/mem is a regular file whose first page is not mapped.
     expect(refusal('/proc/self/mem')).toBe(why('/proc/self/mem', 'cannot be read (EIO)'))
@@ -437,6 +456,16 @@ describe('loadCredential from a PFX no tool would write', () => {
     const der = asn1.toDer(seq(int(3), data(seq(data(seq(keyBag)))))).getBytes()
     return Buffer.from(der, 'binary').toString('base64')
   }
+
+  it('tells each piece of a base64 PFX as soon as it reads it, but no short one', async () => {
+    const base64 = makePfx(rsa).toString('base64')
+    const [head, tail] = [base64.slice(0, -8), base64.slice(-8)]
+    const told: string[] = []
+    await loadCredential(source({ certificate: `${head}\r\n${tail}\n` }), (piece) =>
+      told.push(piece)
+    )
+    expect(told).toEqual([head])
+  })
 
   it('names a key bag that node:crypto cannot read', async () => {
     // A PKCS#8 PrivateKeyInfo for an algorithm no one knows.
