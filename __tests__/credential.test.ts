@@ -467,6 +467,15 @@ describe('loadCredential from a PFX no tool would write', () => {
     expect(told).toEqual([head])
   })
 
+  it('refuses base64 with a character outside the alphabet at either end', async () => {
+    const base64 = makePfx(rsa).toString('base64')
+    for (const certificate of [`%${base64}`, `${base64}%`]) {
+      expect((await loadError({ certificate })).message).toBe(
+        "Input 'certificate' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file."
+      )
+    }
+  })
+
   it('names a key bag that node:crypto cannot read', async () => {
     // A PKCS#8 PrivateKeyInfo for an algorithm no one knows.
     const unknown = seq(int(0), seq(oid('1.2.3.4')), octets('key'))
