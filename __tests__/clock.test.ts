@@ -86,6 +86,19 @@ describe('measureClockSkew', () => {
     expect(measureClockSkew(answer, RECEIVED)).toBeUndefined()
   })
 
+  it('leaves clocks exactly a minute apart alone, either way', () => {
+    const receivedAt = RECEIVED + 500
+    expect(
+      measureClockSkew(refusal(ENTRA_700024, 'Mon, 23 Nov 2026 10:01:00 GMT'), receivedAt)
+    ).toBeUndefined()
+    expect(
+      measureClockSkew(refusal(ENTRA_700024, 'Mon, 23 Nov 2026 09:59:00 GMT'), receivedAt)
+    ).toBeUndefined()
+    expect(
+      measureClockSkew(refusal(ENTRA_700024, 'Mon, 23 Nov 2026 10:01:01 GMT'), receivedAt)
+    ).toBe(61_000)
+  })
+
   it('takes the first of repeated Date headers', () => {
     const answer = {
       ...refusal(ENTRA_700024),

@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { resolve } from 'node:path'
 import { InputError } from '../src/errors.js'
-import { readSettings } from '../src/inputs.js'
+import { isReservedVariable, readSettings } from '../src/inputs.js'
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47'
 const CLIENT = '11111111-2222-3333-4444-555555555555'
@@ -90,6 +91,7 @@ describe('readSettings', () => {
 
   it('requires tenant-id for Entra and says the alternative', () => {
     delete process.env['INPUT_TENANT-ID']
+    expect(failure().input).toBe('tenant-id')
     expect(failure().message).toBe(
       "Input 'tenant-id' is required for Microsoft Entra ID: set the directory (tenant) ID, or set 'token-endpoint' for another OAuth 2.0 server."
     )
@@ -170,6 +172,7 @@ describe('readSettings', () => {
 
   it('refuses an unknown algorithm and lists the supported ones', () => {
     setInputs({ algorithm: 'HS256' })
+    expect(failure().input).toBe('algorithm')
     expect(failure().message).toBe(
       "Input 'algorithm' must be one of PS256, RS256, ES256, ES384; got 'HS256'."
     )
@@ -196,6 +199,7 @@ describe('readSettings', () => {
 
   it('refuses certificate and certificate-file together', () => {
     setInputs({ 'certificate-file': 'cert.pem' })
+    expect(failure().input).toBe('certificate-file')
     expect(failure().message).toBe(
       "Inputs 'certificate' and 'certificate-file' are both set: keep one of them."
     )
@@ -246,5 +250,307 @@ describe('readSettings', () => {
     )
     setInputs({ 'export-variable': 'GITHUB_TOKEN' })
     expect(failure().message).toMatch(/^Input 'export-variable' must not start with GITHUB_/)
+  })
+})
+
+describe('readSettings: every refusal names the input and the fix', () => {
+  beforeEach(() => {
+    for (const name of Object.keys(process.env))
+      if (name.startsWith('INPUT_')) delete process.env[name]
+    setInputs({
+      'client-id': CLIENT,
+      'tenant-id': TENANT,
+      scope: 'https://graph.microsoft.com/.default',
+      certificate: 'x'
+    })
+  })
+  afterEach(() => {
+    for (const name of Object.keys(process.env))
+      if (name.startsWith('INPUT_')) delete process.env[name]
+    jest.restoreAllMocks()
+  })
+
+  it.each([`${CLIENT} x`, `a\tb`])('refuses a client-id with whitespace: %j', (clientId) => {
+    setInputs({ 'client-id': clientId })
+    const error = failure()
+    expect(error.name).toBe('InputError')
+    expect(error.input).toBe('client-id')
+    expect(error.message).toBe(
+      "Input 'client-id' must be the application (client) ID, without spaces."
+    )
+  })
+
+  it.each([
+    'https://login.microsoftonline.com/?tenant=x',
+    'https://login.microsoftonline.com/#x',
+    'https://login.microsoftonline.com/x'
+  ])('refuses the authority-host %s, which is more than a host', (host) => {
+    setInputs({ 'authority-host': host })
+    const error = failure()
+    expect(error.input).toBe('authority-host')
+    expect(error.message).toBe(
+      "Input 'authority-host' must be the host only, such as https://login.microsoftonline.com (the tenant goes in 'tenant-id'); for a full token URL use 'token-endpoint'."
+    )
+  })
+
+  it.each(['common', 'Organizations', 'CONSUMERS'])(
+    'refuses the multi-tenant alias %s',
+    (tenant) => {
+      setInputs({ 'tenant-id': tenant })
+      const error = failure()
+      expect(error.input).toBe('tenant-id')
+      expect(error.message).toBe(
+        `Input 'tenant-id' is '${tenant}', which the client credentials flow does not accept: use the directory (tenant) ID GUID or a verified domain of the tenant that holds the app registration.`
+      )
+    }
+  )
+
+  it('quotes a value of 80 characters whole and clips a longer one to 77 and "..."', () => {
+    const eighty = `${'a'.repeat(80)}`
+    setInputs({ 'tenant-id': eighty })
+    expect(failure().message).toBe(
+      `Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got '${eighty}'.`
+    )
+    setInputs({ 'tenant-id': `${'b'.repeat(77)}cdef` })
+    expect(failure().message).toBe(
+      `Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got '${'b'.repeat(77)}...'.`
+    )
+  })
+
+  it.each(['https://user@idp.example.com/token', 'https://:secret@idp.example.com/token'])(
+    'refuses credentials in the URL %s without quoting them',
+    (url) => {
+      setInputs({ 'token-endpoint': url })
+      const error = failure()
+      expect(error.input).toBe('token-endpoint')
+      expect(error.message).toBe(
+        "Input 'token-endpoint' must not carry a user name or password in the URL."
+      )
+    }
+  )
+
+  it.each([
+    'http://127.0.0.1.example.com/token',
+    'ftp://127.0.0.1/token',
+    'http://localhost.example.com/token'
+  ])('refuses %s, which is not https nor http on loopback', (url) => {
+    setInputs({ 'token-endpoint': url })
+    expect(failure().message).toBe(
+      `Input 'token-endpoint' must use https:// (plain http:// is allowed only for loopback hosts such as 127.0.0.1); got '${url}'.`
+    )
+  })
+
+  it.each(['http://127.0.0.100:8080/token', 'http://127.1.22.3/token'])(
+    'allows plain http on the loopback address %s',
+    (url) => {
+      setInputs({ 'token-endpoint': url })
+      expect(readSettings().tokenEndpoint).toBe(url)
+    }
+  )
+
+  it('counts scopes split by any run of whitespace', () => {
+    setInputs({
+      scope: 'https://graph.microsoft.com/.default  \t https://vault.azure.net/.default'
+    })
+    const error = failure()
+    expect(error.input).toBe('scope')
+    expect(error.message).toBe(
+      "Input 'scope' must name exactly one resource for Microsoft Entra ID (one token per resource), e.g. 'https://graph.microsoft.com/.default'; got 2 scopes. Use one step per resource."
+    )
+  })
+
+  it.each([
+    ['https://vault.azure.net/user_impersonation', 'https://vault.azure.net'],
+    ['HTTPS://Vault.Azure.net/x', 'HTTPS://Vault.Azure.net'],
+    ['api+x.y-z://my-app', 'api+x.y-z://my-app'],
+    ['User.Read', 'https://graph.microsoft.com'],
+    ['/.default', 'https://graph.microsoft.com'],
+    ['1https://vault.azure.net/x', 'https://graph.microsoft.com'],
+    ['https:/vault.azure.net/x', 'https://graph.microsoft.com']
+  ])('suggests the resource of the Entra scope %s with /.default', (scope, resource) => {
+    setInputs({ scope })
+    const error = failure()
+    expect(error.input).toBe('scope')
+    expect(error.message).toBe(
+      `Input 'scope' must be a resource followed by /.default for Microsoft Entra ID, e.g. '${resource}/.default' (app-only tokens carry the application permissions granted to the app); got '${scope}'.`
+    )
+  })
+
+  it('refuses EC algorithms against Entra, with the fix', () => {
+    setInputs({ algorithm: 'es384' })
+    const error = failure()
+    expect(error.input).toBe('algorithm')
+    expect(error.message).toBe(
+      "Input 'algorithm' is ES384, but Microsoft Entra ID accepts RSA certificates only: use PS256 (the default) or RS256, or set 'token-endpoint' for a server that accepts EC keys."
+    )
+  })
+
+  it('takes RS256 for Entra, upper-casing the input', () => {
+    setInputs({ algorithm: 'rs256' })
+    expect(readSettings().algorithm).toBe('RS256')
+  })
+
+  it.each([
+    ['true', true],
+    ['True', true],
+    ['TRUE', true],
+    ['false', false],
+    ['False', false],
+    ['FALSE', false]
+  ])('reads %s as the boolean %p', (value, expected) => {
+    setInputs({ 'send-x5c': value })
+    expect(readSettings().sendX5c).toBe(expected)
+  })
+
+  it.each(['untrue', 'trueish', 'nofalse', 'falsey', 'tRUE', '1'])(
+    'refuses %s as a boolean',
+    (value) => {
+      setInputs({ 'send-x5c': value })
+      const error = failure()
+      expect(error.input).toBe('send-x5c')
+      expect(error.message).toBe(`Input 'send-x5c' must be true or false; got '${value}'.`)
+    }
+  )
+
+  it('keeps the certificate inputs as given, and the password untrimmed and masked', () => {
+    const printed: string[] = []
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed.push(String(chunk))
+      return true
+    })
+    setInputs({ 'private-key': 'key-pem', 'certificate-password': ' pass word ' })
+    expect(readSettings().credential).toEqual({
+      kind: 'certificate',
+      certificate: 'x',
+      certificateFile: undefined,
+      privateKey: 'key-pem',
+      password: ' pass word '
+    })
+    expect(printed).toEqual(['::add-mask:: pass word \n'])
+  })
+
+  it('masks nothing when there is no password', () => {
+    const printed: string[] = []
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed.push(String(chunk))
+      return true
+    })
+    expect(readSettings().credential).toEqual({
+      kind: 'certificate',
+      certificate: 'x',
+      certificateFile: undefined,
+      privateKey: undefined,
+      password: undefined
+    })
+    expect(printed).toEqual([])
+  })
+
+  it('resolves a relative certificate-file against the working directory without a workspace', () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'certificate-file': 'cert.pem' })
+    expect(readSettings({}).credential).toEqual({
+      kind: 'certificate',
+      certificate: undefined,
+      certificateFile: resolve(process.cwd(), 'cert.pem'),
+      privateKey: undefined,
+      password: undefined
+    })
+  })
+
+  it('explains a private key given without a certificate, naming certificate as the fix', () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'private-key': 'key-pem' })
+    const error = failure()
+    expect(error.input).toBe('certificate')
+    expect(error.message).toBe(
+      "Input 'private-key' is set but there is no certificate: set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate."
+    )
+  })
+
+  it('says why a lifetime without a certificate is refused', () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'assertion-lifetime': '300' })
+    const error = failure()
+    expect(error.input).toBe('assertion-lifetime')
+    expect(error.message).toBe(
+      "Input 'assertion-lifetime' applies to assertions signed with a certificate; without one the assertion is the GitHub OIDC token, whose lifetime GitHub sets. Remove it, or set 'certificate'."
+    )
+  })
+
+  it.each(['+600', '60e1', '0000060', '59', '601', 'x'])(
+    'refuses the lifetime %s with the bounds',
+    (value) => {
+      setInputs({ 'assertion-lifetime': value })
+      const error = failure()
+      expect(error.input).toBe('assertion-lifetime')
+      expect(error.message).toBe(
+        `Input 'assertion-lifetime' must be a whole number of seconds from 60 to 600 (Microsoft Entra ID: an assertion valid "5-10 minutes after nbf at most"); got '${value}'.`
+      )
+    }
+  )
+
+  it.each(['000060', '61', '599'])('takes the lifetime %s', (value) => {
+    setInputs({ 'assertion-lifetime': value })
+    expect(readSettings().assertionLifetime).toBe(Number(value))
+  })
+
+  it('normalises exchange-url and leaves it unset without the input', () => {
+    expect(readSettings().exchangeUrl).toBeUndefined()
+    setInputs({ 'exchange-url': 'https://API.example.com' })
+    expect(readSettings().exchangeUrl).toBe('https://api.example.com/')
+  })
+
+  it.each(['GRAPH-TOKEN', '1TOKEN', 'TOKEN$'])('refuses the export-variable %s', (name) => {
+    setInputs({ 'export-variable': name })
+    const error = failure()
+    expect(error.input).toBe('export-variable')
+    expect(error.message).toBe(
+      `Input 'export-variable' must be an environment variable name (letters, digits and _, not starting with a digit), e.g. GRAPH_TOKEN; got '${name}'.`
+    )
+  })
+
+  it.each(['GITHUB_TOKEN', 'github_path'])('refuses %s, a runner name', (name) => {
+    setInputs({ 'export-variable': name })
+    const error = failure()
+    expect(error.input).toBe('export-variable')
+    expect(error.message).toBe(
+      "Input 'export-variable' must not start with GITHUB_: the runner reserves those names. Use e.g. GRAPH_TOKEN."
+    )
+  })
+
+  it.each(['PATH', 'path', 'https_proxy', 'LD_PRELOAD', 'node_options', 'Bash_Env'])(
+    'refuses %s, a name later steps read',
+    (name) => {
+      setInputs({ 'export-variable': name })
+      const error = failure()
+      expect(error.input).toBe('export-variable')
+      expect(error.message).toBe(
+        `Input 'export-variable' is ${name}, a name that the runner, the shell, the dynamic loader, git, Node or a proxy reads in later steps: use a plain name of your own, e.g. GRAPH_TOKEN.`
+      )
+    }
+  )
+
+  it.each(['GRAPH_TOKEN', '_token', 'MY_PROXY_URL', 'PATHS', 'MY_LD_X'])(
+    'exports to the plain name %s',
+    (name) => {
+      setInputs({ 'export-variable': name })
+      expect(readSettings().exportVariable).toBe(name)
+    }
+  )
+})
+
+describe('isReservedVariable', () => {
+  it.each([
+    ['PATH', true],
+    ['Path', true],
+    ['http_proxy', true],
+    ['NO_PROXY', true],
+    ['RUNNER_TEMP', true],
+    ['dyld_insert_libraries', true],
+    ['PROXY_URL', false],
+    ['GRAPH_TOKEN', false],
+    ['XPATH', false]
+  ])('%s: %p', (name, reserved) => {
+    expect(isReservedVariable(name)).toBe(reserved)
   })
 })

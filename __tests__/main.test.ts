@@ -10,15 +10,16 @@ import {
   it,
   jest
 } from '@jest/globals'
-import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createPrivateKey, randomUUID } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { decodeJwt, jwtVerify, createLocalJWKSet } from 'jose'
+import { decodeJwt, decodeProtectedHeader, jwtVerify, createLocalJWKSet } from 'jose'
 import { run } from '../src/main.js'
 import { DEFAULT_RETRY_POLICY } from '../src/retry.js'
 import { makeCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
+import { answer, startHostileServer } from './support/hostile-server.js'
 import { findLeaks, parseFileCommand, runnerLog } from './support/run-action.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
@@ -331,5 +332,377 @@ describe('run', () => {
     expect(result().errors).toEqual([
       "No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
     ])
+  })
+})
+
+describe('run: the runner, the log and the summary', () => {
+  const info = () => printed.split('\n').filter((l) => l && !l.startsWith('::'))
+
+  it.each(['GITHUB_OUTPUT', 'GITHUB_ENV'])(
+    'refuses to run without %s, before anything is sent',
+    async (name) => {
+      if (name === 'GITHUB_ENV') setInputs({ 'export-variable': 'GRAPH_TOKEN' })
+      delete process.env[name]
+      const count = server.requests.length
+      await run()
+      expect(process.exitCode).toBe(1)
+      expect(server.requests.length).toBe(count)
+      expect(printed.split('\n').filter((l) => l.startsWith('::error::'))).toEqual([
+        `::error::${name} is not set: run this action on a GitHub Actions runner (v2.327.1 or later, for node24). The token is written to the runner's files, never printed.`
+      ])
+    }
+  )
+
+  it('needs no GITHUB_ENV and no summary file when it exports nothing', async () => {
+    delete process.env.GITHUB_ENV
+    delete process.env.GITHUB_STEP_SUMMARY
+    await run()
+    expect(process.exitCode).toBeUndefined()
+    expect(result().outputs['access-token']).toBe(server.issued.at(-1))
+    expect(readFileSync(summaryFile, 'utf8')).toBe('')
+  })
+
+  it('logs the token, the exchange and the export in one line each', async () => {
+    setInputs({
+      scope: 'https://api.partner.microsoft.com/.default',
+      'exchange-url': server.exchangeUrl,
+      'export-variable': 'PARTNER_TOKEN'
+    })
+    await run()
+    const r = result()
+    expect(process.exitCode).toBeUndefined()
+    expect(info()).toEqual([
+      `Got a Bearer token for 'https://api.partner.microsoft.com/.default' from ${server.tokenUrl(TENANT)}; it expires at ${r.outputs['expires-on']}.`,
+      expect.stringMatching(
+        new RegExp(
+          `^Exchanged it at ${server.exchangeUrl.replace(/[.?]/g, '\\$&')}; the new token expires at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\.$`
+        )
+      ),
+      'Exported the token as $PARTNER_TOKEN for later steps.'
+    ])
+    expect(r.exported).toEqual({ PARTNER_TOKEN: r.outputs['access-token'] })
+  })
+
+  it('sets a fresh client assertion beside the token, with its expiry', async () => {
+    const now = new Date()
+    await run({ now: () => now })
+    const r = result()
+    expect(process.exitCode).toBeUndefined()
+    const sent = server.requests.at(-1)!.form.client_assertion
+    const output = r.outputs['client-assertion']
+    expect(output).not.toBe(sent)
+    const { payload } = await jwtVerify(output, cert.cert.publicKey, { algorithms: ['PS256'] })
+    const at = Math.floor(now.getTime() / 1000)
+    expect(payload).toMatchObject({ iss: CLIENT, iat: at, nbf: at, exp: at + 600 })
+    expect(decodeJwt(sent)).toMatchObject({ iat: at, exp: at + 600 })
+    expect(r.outputs['client-assertion-expires-on']).toBe(new Date((at + 600) * 1000).toISOString())
+    expect(r.masked).toContain(output)
+  })
+
+  it('writes one summary per run: a heading, a header row and the rows', async () => {
+    await run()
+    await run()
+    // The two runs differ only in the token's expiry.
+    const summary = readFileSync(summaryFile, 'utf8').replace(
+      /<td>Token expires<\/td><td>[^<]*</g,
+      '<td>Token expires</td><td>T<'
+    )
+    const one = summary.slice(0, summary.length / 2)
+    expect(summary).toBe(one + one)
+    expect(one).toMatch(
+      new RegExp(
+        `^<h3>Access token</h3>\\n<table><tr><th>Field</th><th>Value</th></tr><tr><td>Client ID</td><td>${CLIENT}</td></tr><tr><td>Tenant</td><td>${TENANT}</td></tr>`
+      )
+    )
+    expect(summary.match(/<h3>/g)).toHaveLength(2)
+  })
+
+  it('signs only, logs the expiry and writes the assertion summary with assertion-only', async () => {
+    const now = new Date('2026-11-23T10:00:00.000Z')
+    const valid = makeCert({
+      commonName: 'assertion only',
+      notBefore: new Date('2026-01-01T00:00:00Z'),
+      notAfter: new Date('2027-01-01T00:00:00Z')
+    })
+    setInputs({
+      'assertion-only': 'true',
+      'assertion-lifetime': '120',
+      certificate: valid.keyPem + valid.certPem
+    })
+    delete process.env.INPUT_SCOPE
+    const count = server.requests.length
+    await run({ now: () => now })
+    const r = result()
+    expect(process.exitCode).toBeUndefined()
+    expect(server.requests.length).toBe(count)
+    expect(r.outputs['client-assertion-expires-on']).toBe('2026-11-23T10:02:00.000Z')
+    expect(decodeJwt(r.outputs['client-assertion'])).toMatchObject({
+      iat: Date.parse('2026-11-23T10:00:00Z') / 1000,
+      exp: Date.parse('2026-11-23T10:02:00Z') / 1000
+    })
+    expect(info()).toEqual([
+      `Signed a client assertion for ${server.tokenUrl(TENANT)}; it expires at 2026-11-23T10:02:00.000Z. No token was requested (assertion-only).`
+    ])
+    expect(r.summary).toMatch(/^<h3>Client assertion<\/h3>\n<table><tr><th>Field<\/th>/)
+    expect(r.summary).toContain(
+      '<tr><td>Assertion expires</td><td>2026-11-23T10:02:00.000Z</td></tr>'
+    )
+  })
+
+  it('warns from the given clock, naming certificate-file when the certificate is a file', async () => {
+    const file = join(dir, 'cert.pem')
+    writeFileSync(file, cert.keyPem + cert.certPem)
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'certificate-file': file, 'assertion-only': 'true' })
+    const validTo = new Date(cert.cert.validTo)
+    await run({ now: () => new Date(validTo.getTime() - 3 * 86_400_000 - 3_600_000) })
+    expect(process.exitCode).toBeUndefined()
+    expect(printed).toMatch(
+      /^::warning::The certificate in 'certificate-file' expires in 3 days \(/m
+    )
+  })
+
+  it.each([
+    ['private-key', 'for a key given on its own'],
+    ['certificate', 'for a key beside its certificate']
+  ])('names %s %s', async (input) => {
+    const ec = makeCert({ curve: 'P-256' })
+    setInputs(
+      input === 'private-key'
+        ? { certificate: ec.certPem, 'private-key': ec.keyPem }
+        : { certificate: ec.keyPem + ec.certPem }
+    )
+    await run()
+    expect(process.exitCode).toBe(1)
+    expect(result().errors).toEqual([
+      `The key in '${input}' is an EC key; Microsoft Entra ID accepts RSA certificates only. Create an RSA certificate (2048 bits or more).`
+    ])
+  })
+
+  it('masks each line of a password of several lines, as the runner masks line by line', async () => {
+    const encrypted = makeCert({ commonName: 'encrypted key' })
+    const password = 'first-line-of-it\nsecond-line-of-it'
+    const key = createPrivateKey(encrypted.keyPem).export({
+      type: 'pkcs8',
+      format: 'pem',
+      cipher: 'aes-256-cbc',
+      passphrase: password
+    })
+    server.apps[0].certificates.push(encrypted.cert)
+    setInputs({ certificate: `${key}${encrypted.certPem}`, 'certificate-password': password })
+    await run()
+    const r = result()
+    expect(process.exitCode).toBeUndefined()
+    expect(r.masked).toContain('first-line-of-it')
+    expect(r.masked).toContain('second-line-of-it')
+  })
+
+  it('logs the assertion header and claims at debug level', async () => {
+    process.env.RUNNER_DEBUG = '1'
+    try {
+      await run()
+    } finally {
+      delete process.env.RUNNER_DEBUG
+    }
+    const sent = server.requests.at(-1)!.form.client_assertion
+    const debug = printed.split('\n').filter((l) => l.startsWith('::debug::Client assertion'))
+    expect(debug).toEqual([
+      `::debug::Client assertion header ${JSON.stringify(decodeProtectedHeader(sent))}, claims ${JSON.stringify(decodeJwt(sent))}`
+    ])
+  })
+
+  it('logs no assertion without debug', async () => {
+    await run()
+    expect(printed).not.toContain('::debug::')
+  })
+
+  it("reports any other failure as unexpected, with the error's name", async () => {
+    const outputDir = join(dir, 'output-dir')
+    mkdirSync(outputDir)
+    process.env.GITHUB_OUTPUT = outputDir
+    await run()
+    expect(process.exitCode).toBe(1)
+    expect(result().errors).toEqual([
+      `Unexpected error: Error: EISDIR: illegal operation on a directory, open '${outputDir}'`
+    ])
+  })
+})
+
+describe('run: a token endpoint whose clock is off', () => {
+  const T = Date.parse('2026-11-23T10:00:00.000Z')
+  const refusal = (offsetMs: number) => ({
+    status: 401,
+    headers: { Date: new Date(T + offsetMs).toUTCString() },
+    body: JSON.stringify({
+      error: 'invalid_client',
+      error_description: 'AADSTS700024: Client assertion is not within its valid time range.',
+      error_codes: [700024]
+    })
+  })
+  // Only Date is fixed (timers run as usual), so the measured offset is exact.
+  const atFixedTime = async (offsetMs: number) => {
+    jest.useFakeTimers({
+      now: T,
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'requestAnimationFrame',
+        'cancelAnimationFrame',
+        'requestIdleCallback',
+        'cancelIdleCallback',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout'
+      ]
+    })
+    const valid = makeCert({
+      notBefore: new Date('2026-01-01T00:00:00Z'),
+      notAfter: new Date('2027-01-01T00:00:00Z')
+    })
+    server.apps[0].certificates.push(valid.cert)
+    setInputs({ certificate: valid.keyPem + valid.certPem })
+    server.faults.push(refusal(offsetMs))
+    try {
+      await run()
+    } finally {
+      jest.useRealTimers()
+    }
+    return result()
+  }
+  const warning = (text: string) =>
+    `The token endpoint's clock is ${text} this runner's: it refused the client assertion as outside its valid time range (AADSTS700024). Signing it again on the server's time and retrying once; set the runner's clock right (NTP).`
+
+  it('says 120 s ahead in minutes too, and signs the output assertion on its time', async () => {
+    // The Date header has whole seconds: the middle of its second is taken, 119.5 s here.
+    const r = await atFixedTime(119_000)
+    expect(r.errors).toEqual([])
+    expect(printed.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+      `::warning::${warning('120 s (2 min) ahead of')}`
+    ])
+    const at = T / 1000 + 119
+    expect(decodeJwt(server.requests.at(-1)!.form.client_assertion)).toMatchObject({ iat: at })
+    expect(decodeJwt(r.outputs['client-assertion'])).toMatchObject({ iat: at, exp: at + 600 })
+    expect(r.outputs['client-assertion-expires-on']).toBe('2026-11-23T10:11:59.000Z')
+  })
+
+  it('says 119 s behind in seconds alone', async () => {
+    expect((await atFixedTime(-119_000)).errors).toEqual([]) // -118.5 s
+    expect(printed.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+      `::warning::${warning('119 s behind')}`
+    ])
+  })
+})
+
+describe('run: GitHub OIDC federation', () => {
+  beforeEach(() => {
+    delete process.env.INPUT_CERTIFICATE
+  })
+
+  it.each(['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'])(
+    'needs %s too',
+    async (missing) => {
+      process.env.ACTIONS_ID_TOKEN_REQUEST_URL = server.oidcRequestUrl
+      process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = server.oidcRequestToken
+      delete process.env[missing]
+      const count = server.requests.length
+      await run()
+      expect(server.requests.length).toBe(count)
+      expect(result().errors).toEqual([
+        "No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
+      ])
+    }
+  )
+
+  it('says what to check when the runner refuses the OIDC token', async () => {
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = server.oidcRequestUrl
+    process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = 'wrong-request-token'
+    setInputs({ 'oidc-audience': 'api://custom' })
+    await run({ policy: FAST })
+    expect(process.exitCode).toBe(1)
+    expect(result().errors).toEqual([
+      "Could not get a GitHub OIDC token for audience 'api://custom' from the runner within 1 s: check that the job has 'permissions: id-token: write', or set 'certificate'."
+    ])
+  })
+
+  it('outputs the OIDC token it sent, without asking for another', async () => {
+    server.apps[0].federated = {}
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = server.oidcRequestUrl
+    process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = server.oidcRequestToken
+    const count = server.idTokens.length
+    try {
+      await run()
+    } finally {
+      delete server.apps[0].federated
+    }
+    const r = result()
+    expect(process.exitCode).toBeUndefined()
+    expect(server.idTokens.length - count).toBe(1)
+    expect(r.outputs['client-assertion']).toBe(server.idTokens.at(-1))
+    expect(r.outputs['client-assertion-expires-on']).toBe(
+      new Date((decodeJwt(server.idTokens.at(-1)!).exp ?? 0) * 1000).toISOString()
+    )
+    expect(r.summary).toContain(
+      '<tr><td>Credential</td><td>GitHub OIDC token (federation)</td></tr>'
+    )
+  })
+
+  /** An assertion-only run whose runner answers the OIDC token request with `value`. */
+  const withRunnerToken = async (value: string) => {
+    const runner = await startHostileServer({
+      oidc: (_req, socket) => answer(socket, 200, JSON.stringify({ value }))
+    })
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = `${runner.url}/oidc?api-version=2.0`
+    process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = 'request-token-0123456789'
+    setInputs({ 'assertion-only': 'true' })
+    try {
+      await run()
+    } finally {
+      await runner.close()
+    }
+    return result()
+  }
+
+  it('reports an OIDC token that is not a JWT as unexpected, with the error name', async () => {
+    expect((await withRunnerToken('not-a-jwt')).errors).toEqual([
+      'Unexpected error: JWTInvalid: Invalid JWT'
+    ])
+  })
+
+  it('outputs an OIDC token without exp as it is, with no expiry', async () => {
+    const claims = Buffer.from('{"aud":"api://AzureADTokenExchange"}').toString('base64url')
+    const value = `eyJhbGciOiJub25lIn0.${claims}.c2ln`
+    const r = await withRunnerToken(value)
+    expect(r.errors).toEqual([])
+    expect(r.outputs['client-assertion']).toBe(value)
+    expect(r.outputs['client-assertion-expires-on']).toBe('')
+  })
+
+  it('gets one OIDC token as the assertion with assertion-only, and says so', async () => {
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = server.oidcRequestUrl
+    process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = server.oidcRequestToken
+    setInputs({ 'assertion-only': 'true', 'oidc-audience': 'api://custom' })
+    const count = server.idTokens.length
+    const posts = () => server.requests.filter((q) => q.method === 'POST').length
+    const requests = posts()
+    await run()
+    const r = result()
+    expect(process.exitCode).toBeUndefined()
+    expect(server.idTokens.length - count).toBe(1)
+    expect(posts()).toBe(requests)
+    const idToken = server.idTokens.at(-1)!
+    expect(decodeJwt(idToken).aud).toBe('api://custom')
+    expect(r.outputs['client-assertion']).toBe(idToken)
+    const expiresOn = new Date((decodeJwt(idToken).exp ?? 0) * 1000).toISOString()
+    expect(r.outputs['client-assertion-expires-on']).toBe(expiresOn)
+    expect(r.masked).toContain(idToken)
+    expect(r.log).toContain(
+      `Got a GitHub OIDC token for api://custom as the client assertion; it expires at ${expiresOn}. No token was requested (assertion-only).`
+    )
+    expect(r.summary).toContain('<tr><td>Assertion audience</td><td>api://custom</td></tr>')
   })
 })

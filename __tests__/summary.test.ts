@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals'
 import type { X509Certificate } from 'node:crypto'
 import type { Settings } from '../src/inputs.js'
-import { summarise } from '../src/summary.js'
+import { escapeHtml, summarise } from '../src/summary.js'
 import type { TokenResponse } from '../src/token.js'
 import { makeCert } from './support/certs.js'
 
@@ -103,5 +103,73 @@ describe('summarise', () => {
     ]
     expect(summarise(settings, token('opaque-token-0123456789'))).toEqual(expected)
     expect(summarise(settings, token(jwt({ sub: 'x', scp: 42 })))).toEqual(expected)
+  })
+})
+
+describe('escapeHtml', () => {
+  it('turns the five HTML metacharacters into entities', () => {
+    expect(escapeHtml(`<a href="x" title='y'>&amp;</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;'
+    )
+  })
+
+  it('turns line breaks and other control characters into spaces, and keeps the rest', () => {
+    expect(escapeHtml('a\u0000b\tc\nd\re\u001ff\u007fg\u0085h\u009fi\u2028j\u2029k')).toBe(
+      'a b c d e f g h i j k'
+    )
+    expect(escapeHtml(' !~\u00a0é\u2027\u202a€')).toBe(' !~\u00a0é\u2027\u202a€')
+  })
+
+  it('keeps 1,000 characters whole and clips a longer text to 997 and "..."', () => {
+    const thousand = 'x'.repeat(1000)
+    expect(escapeHtml(thousand)).toBe(thousand)
+    expect(escapeHtml(`${'y'.repeat(997)}abcd`)).toBe(`${'y'.repeat(997)}...`)
+  })
+})
+
+describe('summarise: claims from a server', () => {
+  it('escapes every value, claims and inputs alike', () => {
+    const rows = summarise(
+      { ...settings, clientId: '<id>', tenantId: undefined, scope: 'a&b' },
+      token(jwt({ aud: '<script>', roles: ['"r"'], scp: "it's\nx" }))
+    )
+    expect(rows).toEqual([
+      ['Client ID', '&lt;id&gt;'],
+      ['Token endpoint', settings.tokenEndpoint],
+      ['Scope', 'a&amp;b'],
+      ['Credential', 'GitHub OIDC token (federation)'],
+      ['Token audience', '&lt;script&gt;'],
+      ['Token roles', '&quot;r&quot;'],
+      ['Token scopes (scp)', 'it&#39;s x'],
+      ['Token expires', '2026-11-22T11:00:00.000Z (in 3599 s)']
+    ])
+  })
+
+  it('shows only the string items of a claim, at most 100 of them', () => {
+    const roles = Array.from({ length: 101 }, (_, i) => `R${i}`)
+    const rows = summarise(
+      settings,
+      token(jwt({ aud: [1, 'api://one', { a: 'b' }, null, 'api://two'], roles }))
+    )
+    expect(rows.find(([label]) => label === 'Token audience')).toEqual([
+      'Token audience',
+      'api://one, api://two'
+    ])
+    expect(rows.find(([label]) => label === 'Token roles')).toEqual([
+      'Token roles',
+      roles.slice(0, 100).join(', ')
+    ])
+  })
+
+  it('shows no audience or roles row for claims without a string', () => {
+    const rows = summarise(settings, token(jwt({ aud: 7, roles: [1, 2], scp: ['a'] })))
+    expect(rows.map(([label]) => label)).toEqual([
+      'Client ID',
+      'Tenant',
+      'Token endpoint',
+      'Scope',
+      'Credential',
+      'Token expires'
+    ])
   })
 })
