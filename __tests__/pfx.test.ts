@@ -1,9 +1,10 @@
 // The PKCS#12 reader in-process: its parts (RC2, the BER reader), every corpus file, the message
-// for each way a PFX can fail, the password trimmed of a trailing line break, and the password
-// encoding decided per bag over many freshly made files.
+// for each way a PFX can fail, the password trimmed of a trailing line break, the password encoding
+// decided per bag over many freshly made files, the key derivation against OpenSSL's, and
+// hand-built structures for each answer readPfx gives (bags, MACs, PBES1/PBES2 parameters).
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { createHash, createHmac, randomInt } from 'node:crypto'
+import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomInt } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,6 +75,43 @@ describe('RC2 (RFC 2268)', () => {
   it('answers undefined for a ciphertext whose padding is wrong', () => {
     expect(decryptRc2Cbc(hex('88'), 64, Buffer.alloc(8), hex('61a8a244adacccf0'))).toBeUndefined()
     expect(decryptRc2Cbc(hex('88'), 64, Buffer.alloc(8), Buffer.alloc(7))).toBeUndefined()
+  })
+
+  // Ciphertexts from `openssl enc -rc2-cbc -provider legacy` (-nopad for the chosen last blocks).
+  const key128 = hex('88bca90e90875a7f0f79c384627bafb2')
+  const iv = hex('0001020304050607')
+
+  it('decrypts three chained blocks and removes the padding', () => {
+    const cipher = hex('04650b982a41d9c1f267da63e5d9c7d018a854b5f22360a4')
+    expect(decryptRc2Cbc(key128, 128, iv, cipher)?.toString()).toBe('ABCDEFGHIJKLMNOP')
+  })
+
+  it('decrypts with 40 and 64 effective bits, as the legacy PFX ciphers use them', () => {
+    const cipher40 = hex('2b4556cda91b1a8aad2460ad63432558')
+    expect(decryptRc2Cbc(hex('0102030405'), 40, iv, cipher40)?.toString()).toBe('RC2 forty bits!')
+    const cipher64 = hex('535b17d25976fdf5e0d49c836b7e7716')
+    expect(decryptRc2Cbc(hex('0102030405060708'), 64, iv, cipher64)?.toString()).toBe(
+      'RC2 forty bits!'
+    )
+  })
+
+  it.each([
+    ['a whole block of padding', 'b8c70ac1dc720ade', ''],
+    ['two octets of padding', 'bab0d2d49de4e3f6', '414141414141'],
+    ['a last octet of 0', '413caeeaeded360f', undefined],
+    ['a last octet of 9', '315a2d87c2b95348', undefined],
+    ['nine octets of 9 over two blocks', '315a2d87c2b9534812634ec1daf7b957', undefined],
+    ['padding octets that differ (01 02)', '55feb4abbe6c6e8a', undefined],
+    ['padding octets that differ (41 03 03)', '76d14546aaba44db', undefined]
+  ])('answers for %s', (_, cipher, plain) => {
+    expect(decryptRc2Cbc(key128, 128, iv, hex(cipher))?.toString('hex')).toBe(plain)
+  })
+
+  it('answers undefined for no data or an IV that is not 8 octets', () => {
+    expect(decryptRc2Cbc(key128, 128, iv, Buffer.alloc(0))).toBeUndefined()
+    const whole = hex('b8c70ac1dc720ade')
+    expect(decryptRc2Cbc(key128, 128, iv.subarray(0, 7), whole)).toBeUndefined()
+    expect(decryptRc2Cbc(key128, 128, Buffer.concat([iv, iv]), whole)).toBeUndefined()
   })
 })
 
@@ -344,6 +382,394 @@ describe('password encoding decided per bag', () => {
       answers.add(result.ok ? 'opened' : result.problem)
     }
     expect([...answers]).toEqual(['password'])
+  })
+})
+
+describe('the PKCS#12 key derivation', () => {
+  // Expected values from `openssl kdf PKCS12KDF` with the BMPString password as hexpass.
+  const bmp = (text: string): Buffer =>
+    Buffer.concat([Buffer.from(text, 'utf16le').swap16(), Buffer.alloc(2)])
+  it.each([
+    [
+      'sha1',
+      64,
+      'smeg',
+      '0a58cf64530d823f',
+      1,
+      1,
+      24,
+      '8aaae6297b6cb04642ab5b077851284eb7128f1a2a7fbca3'
+    ],
+    ['sha1', 64, 'smeg', '0a58cf64530d823f', 1, 2, 8, '79993dfe048d3b76'],
+    [
+      'sha1',
+      64,
+      'queeg',
+      '1682c0fc5b3f7ec5',
+      1000,
+      1,
+      24,
+      '483dd6e919d7de2e8e648ba8f862f3fbfbdc2bcb2c02957f'
+    ],
+    [
+      'sha256',
+      64,
+      'a-password-longer-than-one-block-of-sixty-four-bytes-in-utf-16',
+      '0102030405060708090a',
+      3,
+      3,
+      80,
+      '521c0a17979847b6c325d3c4a362db93e48a8242dc698f9c79203c586ddc85f4a1a84118c2cc2ef5ba4bc7d4815e8d2233fdb12bbc7905cf530db7d13a821fa568b31e51f9c3068babd171b55e0d234e'
+    ],
+    [
+      'sha512',
+      128,
+      'pw',
+      'ff'.repeat(72),
+      2,
+      1,
+      200,
+      'bec37f7a2976b90c93655aaf6fd6d13d393ba8e41f799ffcf9930753ea7f57bf30b68518596e7d6ab21ae860ff18b22ed47a05e0315aaf065792e872d767a9cb587ccad3f61365f5d5ec617059acda9402bcd4938a577b494223c672c5965c1ebabb9852e2e780ad8600bf7957cca9717bc606c98ac3b38bdb8daf6f998e381409a0fb504a4e3db3681ca88a104b8a693188f5893871abac7a9488fd402d0168bfc8d5a8286068437e431386be716663ee46019022edcd20cb011839af4f956c2f9010a35c800b2d'
+    ]
+  ])(
+    'derives with %s (block %i), password %s, salt %s, %i iterations, purpose %i, %i octets',
+    (hashName, blockSize, pass, salt, iterations, purpose, length, expected) => {
+      const key = pkcs12Kdf(hashName, blockSize, bmp(pass), hex(salt), iterations, purpose, length)
+      expect(key.toString('hex')).toBe(expected)
+    }
+  )
+})
+
+describe('hand-built PFX structures', () => {
+  const O = {
+    data: '1.2.840.113549.1.7.1',
+    signedData: '1.2.840.113549.1.7.2',
+    envelopedData: '1.2.840.113549.1.7.3',
+    encryptedData: '1.2.840.113549.1.7.6',
+    keyBag: '1.2.840.113549.1.12.10.1.1',
+    shroudedKeyBag: '1.2.840.113549.1.12.10.1.2',
+    certBag: '1.2.840.113549.1.12.10.1.3',
+    crlBag: '1.2.840.113549.1.12.10.1.4',
+    safeContentsBag: '1.2.840.113549.1.12.10.1.6',
+    x509: '1.2.840.113549.1.9.22.1',
+    sdsi: '1.2.840.113549.1.9.22.2',
+    pbes2: '1.2.840.113549.1.5.13',
+    pbkdf2: '1.2.840.113549.1.5.12',
+    pbe3des: '1.2.840.113549.1.12.1.3',
+    sha1: '1.3.14.3.2.26',
+    hmacSha1: '1.2.840.113549.2.7',
+    hmacSha256: '1.2.840.113549.2.9',
+    aes256: '2.16.840.1.101.3.4.1.42'
+  }
+  const seq = (...parts: Buffer[]): Buffer => tlv(0x30, ...parts)
+  const ctx0 = (...parts: Buffer[]): Buffer => tlv(0xa0, ...parts)
+  const octet = (bytes: Buffer): Buffer => tlv(0x04, bytes)
+  const int = (n: number): Buffer => {
+    const bytes: number[] = []
+    for (let v = n; bytes.length === 0 || v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256)
+    if (bytes[0] & 0x80) bytes.unshift(0)
+    return tlv(0x02, Buffer.from(bytes))
+  }
+  const oidOf = (dotted: string): Buffer => {
+    const [a, b, ...rest] = dotted.split('.').map(Number)
+    const bytes: number[] = []
+    for (const n of [40 * a + b, ...rest]) {
+      const groups = [n & 0x7f]
+      for (let v = Math.floor(n / 128); v > 0; v = Math.floor(v / 128))
+        groups.unshift((v & 0x7f) | 0x80)
+      bytes.push(...groups)
+    }
+    return tlv(0x06, Buffer.from(bytes))
+  }
+  const NULL = hex('0500')
+  const bmp = (text: string): Buffer =>
+    Buffer.concat([Buffer.from(text, 'utf16le').swap16(), Buffer.alloc(2)])
+  const NULL_PASSWORD = Buffer.alloc(0)
+
+  const key1 = rsa.key.export({ type: 'pkcs8', format: 'der' })
+  const other = makeCert({ commonName: 'pfx unit other' })
+  const key2 = other.key.export({ type: 'pkcs8', format: 'der' })
+  const cert1 = rsa.cert.raw
+  const cert2 = other.cert.raw
+
+  const bag = (id: string, value: Buffer): Buffer => seq(oidOf(id), ctx0(value))
+  const keyBag = (pkcs8: Buffer): Buffer => bag(O.keyBag, pkcs8)
+  const certBag = (der: Buffer, type = O.x509): Buffer =>
+    bag(O.certBag, seq(oidOf(type), ctx0(octet(der))))
+  const shrouded = (algorithm: Buffer, encrypted: Buffer): Buffer =>
+    bag(O.shroudedKeyBag, seq(algorithm, octet(encrypted)))
+  const dataInfo = (...bags: Buffer[]): Buffer => seq(oidOf(O.data), ctx0(octet(seq(...bags))))
+  const encryptedInfo = (algorithm: Buffer, content: Buffer): Buffer =>
+    seq(oidOf(O.encryptedData), ctx0(seq(int(0), seq(oidOf(O.data), algorithm, content))))
+
+  /** A PFX of these ContentInfos, with a MAC made by `mac` over the AuthenticatedSafe, if given. */
+  function pfxOf(infos: Buffer[], mac?: (authSafe: Buffer) => Buffer, version = 3): Buffer {
+    const authSafe = seq(...infos)
+    return seq(
+      int(version),
+      seq(oidOf(O.data), ctx0(octet(authSafe))),
+      ...(mac ? [mac(authSafe)] : [])
+    )
+  }
+  /** A SHA-1 MacData with this BMPString password; `count` undefined leaves the count out. */
+  const sha1Mac =
+    (pass: Buffer, count?: number, derive = count ?? 1, cut = 0) =>
+    (authSafe: Buffer): Buffer => {
+      const salt = Buffer.alloc(8, 3)
+      const key = pkcs12Kdf('sha1', 64, pass, salt, derive, 3, 20)
+      const mac = createHmac('sha1', key).update(authSafe).digest().subarray(cut)
+      const parts = [seq(seq(oidOf(O.sha1), NULL), octet(mac)), octet(salt)]
+      return seq(...parts, ...(count === undefined ? [] : [int(count)]))
+    }
+
+  /** PKCS#12 PBES1 with 3DES: the AlgorithmIdentifier and the ciphertext. */
+  function pbe3des(plain: Buffer, pass: Buffer, count = 2, derive = count): [Buffer, Buffer] {
+    const salt = Buffer.alloc(8, 9)
+    const key = pkcs12Kdf('sha1', 64, pass, salt, derive, 1, 24)
+    const iv = pkcs12Kdf('sha1', 64, pass, salt, derive, 2, 8)
+    const cipher = createCipheriv('des-ede3-cbc', key, iv)
+    const encrypted = Buffer.concat([cipher.update(plain), cipher.final()])
+    return [seq(oidOf(O.pbe3des), seq(octet(salt), int(count))), encrypted]
+  }
+
+  interface Pbes2Options {
+    count?: number
+    /** The count written in the parameters, when not the one used. */
+    declared?: number
+    keyLength?: number
+    prf?: string | null
+    kdf?: string
+    scheme?: string
+    salt?: Buffer
+  }
+  /** PBES2 with PBKDF2 and AES-256-CBC; the options change what the parameters say. */
+  function pbes2(plain: Buffer, password: string, options: Pbes2Options = {}): [Buffer, Buffer] {
+    const { count = 2, keyLength, prf = O.hmacSha256, kdf = O.pbkdf2, scheme = O.aes256 } = options
+    const salt = Buffer.alloc(16, 5)
+    const iv = Buffer.alloc(16, 6)
+    const digest = prf === O.hmacSha1 || prf === null ? 'sha1' : 'sha256'
+    const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, count, 32, digest)
+    const cipher = createCipheriv('aes-256-cbc', key, iv)
+    const encrypted = Buffer.concat([cipher.update(plain), cipher.final()])
+    const kdfParams = seq(
+      options.salt ?? octet(salt),
+      int(options.declared ?? count),
+      ...(keyLength === undefined ? [] : [int(keyLength)]),
+      ...(prf === null ? [] : [seq(oidOf(prf), NULL)])
+    )
+    const algorithm = seq(
+      oidOf(O.pbes2),
+      seq(seq(oidOf(kdf), kdfParams), seq(oidOf(scheme), octet(iv)))
+    )
+    return [algorithm, encrypted]
+  }
+
+  it('reads key bags, certificate bags and nested SafeContents, skipping CRL and SDSI bags', () => {
+    const [algorithm, encrypted] = pbes2(key2, 'pw')
+    const pfx = pfxOf([
+      dataInfo(
+        keyBag(key1),
+        certBag(cert1),
+        certBag(Buffer.from('sdsi certificate'), O.sdsi),
+        bag(O.crlBag, seq(oidOf('1.2.840.113549.1.9.23.1'), ctx0(octet(Buffer.from('crl'))))),
+        bag(O.safeContentsBag, seq(certBag(cert2), shrouded(algorithm, encrypted)))
+      )
+    ])
+    expect(readPfx(pfx, 'pw')).toEqual({
+      ok: true,
+      keys: [key1, key2],
+      certificates: [cert1, cert2]
+    })
+  })
+
+  it('answers not-pfx for what is no SEQUENCE, unreadable for a SEQUENCE cut short', () => {
+    expect(readPfx(Buffer.from('not a PFX at all'), 'pw')).toEqual({
+      ok: false,
+      problem: 'not-pfx'
+    })
+    const pfx = pfxOf([dataInfo(certBag(cert1))])
+    expect(readPfx(pfx.subarray(0, pfx.length - 1))).toEqual({ ok: false, problem: 'unreadable' })
+  })
+
+  it('answers not-pfx for a version other than 3 and for a ContentInfo without content', () => {
+    expect(readPfx(pfxOf([dataInfo(certBag(cert1))], undefined, 2))).toEqual({
+      ok: false,
+      problem: 'not-pfx'
+    })
+    expect(readPfx(seq(int(3), seq(oidOf(O.data), ctx0())))).toEqual({
+      ok: false,
+      problem: 'not-pfx'
+    })
+  })
+
+  it('names a public-key integrity mode and an authenticated safe in an unknown form', () => {
+    const signed = seq(int(3), seq(oidOf(O.signedData), ctx0(seq())))
+    expect(readPfx(signed, 'pw')).toEqual({
+      ok: false,
+      problem: 'unsupported',
+      detail: 'public-key integrity (signedData) (1.2.840.113549.1.7.2)'
+    })
+    const enveloped = pfxOf([dataInfo(certBag(cert1)), seq(oidOf(O.envelopedData), ctx0(seq()))])
+    expect(readPfx(enveloped, 'pw')).toEqual({
+      ok: false,
+      problem: 'unsupported',
+      detail: 'public-key privacy (envelopedData) (1.2.840.113549.1.7.3)'
+    })
+    expect(readPfx(pfxOf([seq(oidOf('1.2.3.4'), ctx0(seq()))]), 'pw')).toEqual({
+      ok: false,
+      problem: 'unsupported',
+      detail: 'OID 1.2.3.4'
+    })
+  })
+
+  it('answers unreadable for an AuthenticatedSafe that is not BER', () => {
+    const pfx = seq(int(3), seq(oidOf(O.data), ctx0(octet(hex('30 05 02 01')))))
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: false, problem: 'unreadable' })
+  })
+
+  it('reads encrypted content as a primitive or a constructed [0], nothing else', () => {
+    const [algorithm, encrypted] = pbes2(seq(certBag(cert1)), 'pw')
+    const primitive = pfxOf([encryptedInfo(algorithm, tlv(0x80, encrypted))])
+    expect(readPfx(primitive, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
+    const half = encrypted.length / 2
+    const segments = tlv(0xa0, octet(encrypted.subarray(0, half)), octet(encrypted.subarray(half)))
+    expect(readPfx(pfxOf([encryptedInfo(algorithm, segments)]), 'pw')).toEqual({
+      ok: true,
+      keys: [],
+      certificates: [cert1]
+    })
+    for (const content of [octet(encrypted), tlv(0x81, encrypted), Buffer.alloc(0)]) {
+      expect(readPfx(pfxOf([encryptedInfo(algorithm, content)]), 'pw')).toEqual({
+        ok: false,
+        problem: 'unreadable'
+      })
+    }
+  })
+
+  it('answers password when the right key decrypts to something that is not BER', () => {
+    const [algorithm, encrypted] = pbes2(Buffer.from('valid padding, no BER'), 'pw')
+    expect(readPfx(pfxOf([encryptedInfo(algorithm, tlv(0x80, encrypted))]), 'pw')).toEqual({
+      ok: false,
+      problem: 'password'
+    })
+  })
+
+  it('checks the MAC even when nothing is encrypted', () => {
+    const pfx = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), 1))
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
+    expect(readPfx(pfx, 'wrong')).toEqual({ ok: false, problem: 'password' })
+    expect(readPfx(fixture('openssl-unencrypted'), 'wrong')).toEqual({
+      ok: false,
+      problem: 'password'
+    })
+  })
+
+  it('answers password, not unreadable, for a MAC of another length', () => {
+    const pfx = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), 1, 1, 1))
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: false, problem: 'password' })
+  })
+
+  it('lets the MAC settle the password: bags under another one do not open', () => {
+    const [algorithm, encrypted] = pbe3des(key1, bmp(''))
+    const pfx = pfxOf([dataInfo(shrouded(algorithm, encrypted))], sha1Mac(bmp('pw'), 1))
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: false, problem: 'password' })
+  })
+
+  it('opens bags under the empty password behind a MAC made with the null one, and the reverse', () => {
+    const [emptyAlgorithm, emptyEncrypted] = pbe3des(key1, bmp(''))
+    const nullMac = pfxOf(
+      [dataInfo(shrouded(emptyAlgorithm, emptyEncrypted))],
+      sha1Mac(NULL_PASSWORD, 1)
+    )
+    expect(readPfx(nullMac)).toEqual({ ok: true, keys: [key1], certificates: [] })
+    expect(readPfx(nullMac, 'unneeded')).toEqual({ ok: true, keys: [key1], certificates: [] })
+    const [nullAlgorithm, nullEncrypted] = pbe3des(key1, NULL_PASSWORD)
+    const emptyMac = pfxOf([dataInfo(shrouded(nullAlgorithm, nullEncrypted))], sha1Mac(bmp(''), 1))
+    expect(readPfx(emptyMac)).toEqual({ ok: true, keys: [key1], certificates: [] })
+  })
+
+  it('refuses an iteration count of 0 in the MAC and in a PBES1 bag', () => {
+    const zeroMac = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), 0, 1))
+    expect(readPfx(zeroMac, 'pw')).toEqual({ ok: false, problem: 'unreadable' })
+    const [algorithm, encrypted] = pbe3des(key1, bmp('pw'), 0, 1)
+    expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, encrypted))]), 'pw')).toEqual({
+      ok: false,
+      problem: 'unreadable'
+    })
+  })
+
+  it('takes a MAC without an iteration count as one iteration', () => {
+    const pfx = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), undefined, 1))
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
+  })
+
+  it('takes 10,000,000 iterations as the limit and refuses one more, before deriving', () => {
+    // An unknown PRF stops the read after the count is checked, before any derivation.
+    const answer = (declared: number): unknown => {
+      const [algorithm, encrypted] = pbes2(key1, 'pw', { declared, prf: '1.2.840.113549.2.6' })
+      return readPfx(pfxOf([dataInfo(shrouded(algorithm, encrypted))]), 'pw')
+    }
+    expect(answer(10_000_000)).toEqual({
+      ok: false,
+      problem: 'unsupported',
+      detail: 'OID 1.2.840.113549.2.6'
+    })
+    expect(answer(10_000_001)).toEqual({
+      ok: false,
+      problem: 'iterations',
+      detail: '10000001'
+    })
+  })
+
+  it('reads PBES2 with the default PRF (HMAC-SHA1) and with a key length that matches the cipher', () => {
+    for (const options of [{ prf: null }, { keyLength: 32 }, { keyLength: 32, prf: O.hmacSha1 }]) {
+      const [algorithm, encrypted] = pbes2(key1, 'pw', options)
+      expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, encrypted))]), 'pw')).toEqual({
+        ok: true,
+        keys: [key1],
+        certificates: []
+      })
+    }
+  })
+
+  it.each([
+    [
+      'a key length other than the cipher’s',
+      { keyLength: 16 },
+      { ok: false, problem: 'unreadable' }
+    ],
+    [
+      'a key derivation other than PBKDF2',
+      { kdf: '1.3.6.1.4.1.11591.4.11' },
+      { ok: false, problem: 'unsupported', detail: 'OID 1.3.6.1.4.1.11591.4.11' }
+    ],
+    [
+      'RC2 under PBES2',
+      { scheme: '1.2.840.113549.3.2' },
+      { ok: false, problem: 'unsupported', detail: 'RC2-CBC under PBES2 (1.2.840.113549.3.2)' }
+    ],
+    [
+      'a salt source instead of a salt',
+      { salt: seq(oidOf('1.2.840.113549.1.5.12.1'), NULL) },
+      { ok: false, problem: 'unsupported', detail: 'PBKDF2 with a salt source' }
+    ],
+    [
+      'an unknown PRF',
+      { prf: '1.2.840.113549.2.6' },
+      { ok: false, problem: 'unsupported', detail: 'OID 1.2.840.113549.2.6' }
+    ]
+  ])('answers for PBES2 with %s', (_, options, answer) => {
+    const [algorithm, encrypted] = pbes2(key1, 'pw', options)
+    expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, encrypted))]), 'pw')).toEqual(answer)
+  })
+
+  it('names an unknown bag encryption by its OID', () => {
+    const algorithm = seq(oidOf('1.2.3.4.5'), NULL)
+    expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, Buffer.alloc(16)))]), 'pw')).toEqual({
+      ok: false,
+      problem: 'unsupported',
+      detail: 'OID 1.2.3.4.5'
+    })
   })
 })
 

@@ -103,9 +103,8 @@ interface Password {
   utf8: Buffer
 }
 
-function password(text: string | undefined, variant: 'utf16' | 'bytes' | 'null'): Password {
-  if (variant === 'null' || text === undefined)
-    return { bmp: Buffer.alloc(0), utf8: Buffer.alloc(0) }
+function password(text: string, variant: 'utf16' | 'bytes' | 'null'): Password {
+  if (variant === 'null') return { bmp: Buffer.alloc(0), utf8: Buffer.alloc(0) }
   const utf8 = Buffer.from(text, 'utf8')
   const units =
     variant === 'utf16'
@@ -138,7 +137,7 @@ export function readPfx(der: Buffer, text?: string): PfxResult {
     // No text or the empty text: OpenSSL tries the null password (no bytes) and the empty one
     // (00 00); a PFX "without a password" may have been made with either, and opens so even when
     // a password is given.
-    const none = [password('', 'utf16'), password(undefined, 'null')]
+    const none = [password('', 'utf16'), password('', 'null')]
     const given = text ? [password(text, 'utf16'), password(text, 'bytes')] : []
     const variants = [...given, ...none].filter(
       (p, i, all) => all.findIndex((q) => q.bmp.equals(p.bmp)) === i
