@@ -145,8 +145,9 @@ describe('excerpt', () => {
     expect(excerpt('a>b</title>c')).toBe('a>b c')
   })
 
-  it('skips a script at the very start', () => {
+  it('skips a script or a style at the very start', () => {
     expect(excerpt('<script>x</script>after')).toBe('after')
+    expect(excerpt('<style>p{}</style>after')).toBe('after')
   })
 
   it('reads a title without its closing tag, or without its >, as text', () => {

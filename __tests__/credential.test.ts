@@ -179,6 +179,15 @@ describe('loadCredential from PEM', () => {
     expect(credential.chain[0].fingerprint256).toBe(rsa.cert.fingerprint256)
   })
 
+  it('refuses an RSA-PSS-only key from PEM before matching it to a certificate', async () => {
+    const { privateKey } = generateKeyPairSync('rsa-pss', { modulusLength: 2048 })
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    const error = await loadError({ certificate: pem + rsa.certPem })
+    expect(error.message).toBe(
+      "The key in 'certificate' is an RSA-PSS-only key (OID id-RSASSA-PSS), which JWT signing does not take: create the certificate with a plain RSA key (openssl req -newkey rsa:2048)."
+    )
+  })
+
   it('refuses two private keys', async () => {
     const error = await loadError({ certificate: rsa.keyPem + other.keyPem + rsa.certPem })
     expect(error.message).toBe(
@@ -489,12 +498,22 @@ describe('loadCredential from a PFX no tool would write', () => {
 
   it('tells each piece of a base64 PFX as soon as it reads it, but no short one', async () => {
     const base64 = makePfx(rsa).toString('base64')
-    const [head, tail] = [base64.slice(0, -8), base64.slice(-8)]
+    const [head, middle, tail] = [base64.slice(0, -23), base64.slice(-23, -7), base64.slice(-7)]
+    expect([middle.length, tail.length]).toEqual([16, 7])
     const told: string[] = []
-    await loadCredential(source({ certificate: `${head}\r\n${tail}\n` }), (piece) =>
+    await loadCredential(source({ certificate: `${head}\r\n${middle}\n${tail}\n` }), (piece) =>
       told.push(piece)
     )
-    expect(told).toEqual([head])
+    expect(told).toEqual([head, middle])
+  })
+
+  it('reads 64 base64 characters as a PFX to try, and fewer as neither PEM nor PFX', async () => {
+    expect((await loadError({ certificate: 'A'.repeat(63) })).message).toBe(
+      "Input 'certificate' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file."
+    )
+    expect((await loadError({ certificate: 'A'.repeat(64) })).message).toBe(
+      "Input 'certificate' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor a readable PKCS#12/PFX file."
+    )
   })
 
   it('refuses base64 with a character outside the alphabet at either end', async () => {
@@ -649,6 +668,38 @@ describe('checkCredential', () => {
     expect(checkCredential(credentialSync(soon), { ...options, entra: false })[0]).toMatch(
       /expires in 3 days \(.*\): create a new one and register it with the server before then\.$/
     )
+  })
+
+  it('takes the first and the last moment of the validity period, allowing 5 minutes of clock skew', async () => {
+    const credential = credentialSync(rsa)
+    const from = new Date(rsa.cert.validFrom).getTime()
+    const to = new Date(rsa.cert.validTo)
+    expect(() =>
+      checkCredential(credential, { ...options, now: new Date(from - 300_000) })
+    ).not.toThrow()
+    expect(() =>
+      checkCredential(credential, { ...options, now: new Date(from - 300_001) })
+    ).toThrow(/^The certificate in 'certificate' is not valid yet/)
+    expect(checkCredential(credential, { ...options, now: to })[0]).toMatch(
+      /^The certificate in 'certificate' expires in 0 days \(/
+    )
+    expect(() =>
+      checkCredential(credential, { ...options, now: new Date(to.getTime() + 1) })
+    ).toThrow(/^The certificate in 'certificate' expired on /)
+  })
+
+  it('says "1 day", and names the algorithm input when it does not fit the key', async () => {
+    const soon = makeCert({ notAfter: new Date(now.getTime() + DAY + 3_600_000) })
+    expect(checkCredential(credentialSync(soon), options)[0]).toMatch(
+      /^The certificate in 'certificate' expires in 1 day \(/
+    )
+    let input = ''
+    try {
+      checkCredential(credentialSync(rsa), { ...options, entra: false, algorithm: 'ES256' })
+    } catch (error) {
+      input = (error as InputError).input
+    }
+    expect(input).toBe('algorithm')
   })
 
   it('refuses key types other than RSA and EC', async () => {

@@ -74,8 +74,8 @@ export function preview(json: unknown, max = 200, secrets: readonly string[] = [
       out += JSON.stringify(shown.slice(0, max))
     } else if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
       out += String(value)
-      // Stryker disable next-line ConditionalExpression: parsed JSON holds no value other than those above and objects
-    } else if (typeof value === 'object' && depth >= 4) {
+      // Past the scalars above, parsed JSON holds only arrays and objects.
+    } else if (depth >= 4) {
       out += '...'
     } else if (Array.isArray(value)) {
       out += '['
