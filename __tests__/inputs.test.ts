@@ -22,20 +22,26 @@ function failure(): InputError {
   throw new Error('readSettings did not throw')
 }
 
+/** The inputs every readSettings test starts from. */
+const BASE_INPUTS = {
+  'client-id': CLIENT,
+  'tenant-id': TENANT,
+  scope: 'https://graph.microsoft.com/.default',
+  certificate: 'x'
+}
+
+function clearInputs(): void {
+  for (const name of Object.keys(process.env))
+    if (name.startsWith('INPUT_')) delete process.env[name]
+}
+
 describe('readSettings', () => {
   beforeEach(() => {
-    for (const name of Object.keys(process.env))
-      if (name.startsWith('INPUT_')) delete process.env[name]
-    setInputs({
-      'client-id': CLIENT,
-      'tenant-id': TENANT,
-      scope: 'https://graph.microsoft.com/.default',
-      certificate: 'x'
-    })
+    clearInputs()
+    setInputs(BASE_INPUTS)
   })
   afterEach(() => {
-    for (const name of Object.keys(process.env))
-      if (name.startsWith('INPUT_')) delete process.env[name]
+    clearInputs()
   })
 
   it('builds the Entra token endpoint from the default authority host and the tenant', () => {
@@ -255,18 +261,11 @@ describe('readSettings', () => {
 
 describe('readSettings: every refusal names the input and the fix', () => {
   beforeEach(() => {
-    for (const name of Object.keys(process.env))
-      if (name.startsWith('INPUT_')) delete process.env[name]
-    setInputs({
-      'client-id': CLIENT,
-      'tenant-id': TENANT,
-      scope: 'https://graph.microsoft.com/.default',
-      certificate: 'x'
-    })
+    clearInputs()
+    setInputs(BASE_INPUTS)
   })
   afterEach(() => {
-    for (const name of Object.keys(process.env))
-      if (name.startsWith('INPUT_')) delete process.env[name]
+    clearInputs()
     jest.restoreAllMocks()
   })
 
