@@ -2,18 +2,39 @@
 // for each way a PFX can fail, the password trimmed of a trailing line break, the password encoding
 // decided per bag over many freshly made files, the key derivation against OpenSSL's, and
 // hand-built structures for each answer readPfx gives (bags, MACs, PBES1/PBES2 parameters).
-import { afterAll, describe, expect, it } from '@jest/globals'
+import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomInt } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkCredential, loadCredential } from '../src/credential.js'
-import { DerError, octets, parse } from '../src/der.js'
-import { pkcs12Kdf, readPfx } from '../src/pfx.js'
-import { decryptBlock, decryptRc2Cbc, expandKey } from '../src/rc2.js'
+import type * as Credential from '../src/credential.js'
+import type * as Der from '../src/der.js'
+import type * as Pfx from '../src/pfx.js'
+import type * as Rc2 from '../src/rc2.js'
 import { makeCert } from './support/certs.js'
 import { ROOT } from './support/run-action.js'
+
+// Every test loads the reader afresh: its OID tables and RC2's PITABLE are built when the module
+// is evaluated, and mutation runs credit that code to the tests that were running then, so each
+// test here counts as one that covers them.
+let checkCredential: typeof Credential.checkCredential
+let loadCredential: typeof Credential.loadCredential
+let DerError: typeof Der.DerError
+let octets: typeof Der.octets
+let parse: typeof Der.parse
+let pkcs12Kdf: typeof Pfx.pkcs12Kdf
+let readPfx: typeof Pfx.readPfx
+let decryptBlock: typeof Rc2.decryptBlock
+let decryptRc2Cbc: typeof Rc2.decryptRc2Cbc
+let expandKey: typeof Rc2.expandKey
+beforeEach(async () => {
+  jest.resetModules()
+  ;({ checkCredential, loadCredential } = await import('../src/credential.js'))
+  ;({ DerError, octets, parse } = await import('../src/der.js'))
+  ;({ pkcs12Kdf, readPfx } = await import('../src/pfx.js'))
+  ;({ decryptBlock, decryptRc2Cbc, expandKey } = await import('../src/rc2.js'))
+})
 
 const DIR = join(ROOT, '__tests__', 'fixtures', 'pfx')
 const corpus = JSON.parse(readFileSync(join(DIR, 'corpus.json'), 'utf8')) as {

@@ -4,7 +4,6 @@
 // does not load; decryption only, checked against the RFC's test vectors.
 
 /** PITABLE, RFC 2268 §2: a permutation of 0..255 derived from the digits of pi. */
-// Stryker disable next-line all: built once when pfx.js is first loaded, so Stryker credits it to whichever test loads it first; the RFC 2268 vectors in pfx.test.ts fail when any part changes
 const PITABLE = Buffer.from(
   'd978f9c419ddb5ed28e9fd794aa0d89dc67e37832b76538e624c6488448bfba2179a59f587b34f1361456d8d09817d32' +
     'bd8f40eb86b77b0bf09521225c6b4e8254d66593ce60b21c7356c014a78cf1dc1275ca1f3bbee4d1423dd430a33cb626' +
