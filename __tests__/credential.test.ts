@@ -625,8 +625,18 @@ describe('checkCredential', () => {
   it('warns with the days left when the certificate expires within 30 days', async () => {
     const soon = makeCert({ notAfter: new Date(now.getTime() + 10 * DAY + 3_600_000) })
     const warnings = checkCredential(await load(soon), options)
-    expect(warnings).toHaveLength(1)
-    expect(warnings[0]).toMatch(/^The certificate in 'certificate' expires in 10 days \(/)
+    expect(warnings).toEqual([
+      `The certificate in 'certificate' expires in 10 days (${new Date(soon.cert.validTo).toISOString().replace('.000', '')}): create a new one and upload it to the app registration before then.`
+    ])
+  })
+
+  it('warns from 29 days left on, not with 30', async () => {
+    const thirty = makeCert({ notAfter: new Date(now.getTime() + 30 * DAY + 3_600_000) })
+    expect(checkCredential(credentialSync(thirty), options)).toEqual([])
+    const under = makeCert({ notAfter: new Date(now.getTime() + 30 * DAY - 3_600_000) })
+    expect(checkCredential(credentialSync(under), options)).toEqual([
+      expect.stringMatching(/^The certificate in 'certificate' expires in 29 days \(/)
+    ])
   })
 
   it('refuses an RSA key shorter than 2048 bits', async () => {
@@ -648,7 +658,11 @@ describe('checkCredential', () => {
     const generic = { ...options, entra: false }
     expect(checkCredential(credentialSync(ec), { ...generic, algorithm: 'ES384' })).toEqual([])
     expect(() => checkCredential(credentialSync(ec), generic)).toThrow(
-      "Input 'algorithm' is PS256, but the key in 'certificate' is an EC P-384 key: set algorithm: ES384."
+      expect.objectContaining({
+        input: 'algorithm',
+        message:
+          "Input 'algorithm' is PS256, but the key in 'certificate' is an EC P-384 key: set algorithm: ES384."
+      })
     )
     expect(() => checkCredential(credentialSync(rsa), { ...generic, algorithm: 'ES256' })).toThrow(
       /^Input 'algorithm' is ES256, which needs an EC key/

@@ -330,6 +330,8 @@ describe('readSettings: every refusal names the input and the fix', () => {
 
   it.each([
     'http://127.0.0.1.example.com/token',
+    'http://127.example.com/token',
+    'http://10.0.0.127/token',
     'ftp://127.0.0.1/token',
     'http://localhost.example.com/token'
   ])('refuses %s, which is not https nor http on loopback', (url) => {

@@ -134,6 +134,20 @@ describe('RC2 (RFC 2268)', () => {
     expect(decryptRc2Cbc(key128, 128, iv.subarray(0, 7), whole)).toBeUndefined()
     expect(decryptRc2Cbc(key128, 128, Buffer.concat([iv, iv]), whole)).toBeUndefined()
   })
+
+  it('answers undefined for data that is not whole blocks, even where its end would pass as padding', () => {
+    const whole = hex('b8c70ac1dc720ade')
+    // A ninth octet that, decrypted as a block of its own and chained, would end in padding 01.
+    const K = expandKey(key128, 128)
+    const ninth = [...Array(256).keys()].find((octet) => {
+      const block = Buffer.from([octet, 0, 0, 0, 0, 0, 0, 0])
+      decryptBlock(K, block)
+      return (block[0] ^ whole[0]) === 1
+    })
+    expect(ninth).toBeDefined()
+    const data = Buffer.concat([whole, Buffer.from([ninth!])])
+    expect(decryptRc2Cbc(key128, 128, iv, data)).toBeUndefined()
+  })
 })
 
 describe('the BER reader', () => {

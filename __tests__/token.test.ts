@@ -294,6 +294,21 @@ describe('readToken explanations', () => {
       )
     })
 
+    it('ends a sentence at an exclamation or a question mark too', () => {
+      expect(refusal(400, JSON.stringify({ message: 'Not allowed! Ask an admin.' })).message).toBe(
+        failed('HTTP 400. Not allowed!')
+      )
+      const body = JSON.stringify({ error: 'what?!now', message: 'Wrong tenant? See the docs.' })
+      expect(refusal(400, body).message).toBe(failed('HTTP 400 what?!now. Wrong tenant?'))
+    })
+
+    it('collapses runs of white space before it clips, and around what it quotes', () => {
+      const error = ` invalid_request${' '.repeat(150)}x`
+      expect(refusal(400, JSON.stringify({ error })).message).toBe(
+        failed('HTTP 400 invalid_request x.')
+      )
+    })
+
     it('clips the error to 100 characters and the sentence to 300', () => {
       expect(refusal(400, JSON.stringify({ error: 'e'.repeat(120) })).message).toBe(
         failed(`HTTP 400 ${'e'.repeat(97)}.`)
@@ -375,6 +390,7 @@ describe('readToken explanations', () => {
         )
       }
       expect(refusal(400, '').message).toBe(failed('HTTP 400 with an empty body.'))
+      expect(refusal(400, ' \r\n\t ').message).toBe(failed('HTTP 400 with an empty body.'))
     })
   })
 })

@@ -272,6 +272,14 @@ describe('network faults', () => {
     ])
   })
 
+  it('names the token exchange in its network faults', async () => {
+    const url = `http://127.0.0.1:${closedPort}/exchange`
+    const retry = deps({ maxAttempts: 1 })
+    await expect(exchangeToken(url, makeToken(), retry.deps)).rejects.toThrow(
+      `Token exchange to ${url} failed: 127.0.0.1:${closedPort} could not be reached: ECONNREFUSED (connection refused) (gave up after 1 attempts).`
+    )
+  })
+
   it('retries a fault without a known meaning under its bare code', async () => {
     // TLS to a plain HTTP server (the proxy's own port), which answers the handshake in clear text.
     const plain = await startProxy({ port: closedPort })

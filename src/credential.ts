@@ -155,9 +155,9 @@ async function addText(
     addPem(material, parsePem(normalized, input, material.onSecret), password)
     return
   }
-  for (const part of normalized.split(/\s+/))
+  for (const part of normalized.split(/\s/))
     if (part.length >= MIN_KEY_PIECE_LENGTH) material.onSecret(part)
-  const base64 = normalized.replace(/\s+/g, '')
+  const base64 = normalized.replace(/\s/g, '')
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(base64) || base64.length < 64) {
     throw new InputError(
       input,
@@ -193,6 +193,7 @@ async function addPfx(
   let pfx = readPfx(der, password)
   // A secret saved from a file often ends with a line break: try the password without it.
   const trimmed = password?.trim()
+  // Stryker disable next-line ConditionalExpression: no other problem depends on the password, so it comes again
   if (!pfx.ok && pfx.problem === 'password' && trimmed !== password) {
     const retry = readPfx(der, trimmed)
     // Stryker disable next-line ConditionalExpression: a warning pushed before the error is never shown
@@ -489,7 +490,7 @@ export function checkCredential(
   } else {
     throw new InputError(
       keyInput,
-      `The key in '${keyInput}' is ${key.asymmetricKeyType ?? 'of an unknown type'}; use an RSA key (or an EC P-256/P-384 key for servers other than Microsoft Entra ID).`
+      `The key in '${keyInput}' is ${String(key.asymmetricKeyType)}; use an RSA key (or an EC P-256/P-384 key for servers other than Microsoft Entra ID).`
     )
   }
 

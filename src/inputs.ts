@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { isIPv4 } from 'node:net'
 import { isAbsolute, resolve } from 'node:path'
 import { ASSERTION_LIFETIME_SECONDS, MIN_ASSERTION_LIFETIME_SECONDS } from './assertion.js'
 import { InputError } from './errors.js'
@@ -173,8 +174,13 @@ function readTenant(): string {
   return tenant
 }
 
+/** For a hostname as URL writes it: an IPv4 address always in dotted decimal, IPv6 in brackets. */
 function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname)
+  return (
+    hostname === 'localhost' ||
+    hostname === '[::1]' ||
+    (isIPv4(hostname) && hostname.startsWith('127.'))
+  )
 }
 
 /** Parses a URL input: https, or plain http for loopback only (tests, local servers). */

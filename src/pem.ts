@@ -82,7 +82,7 @@ function rebuild(
   input: string,
   onSecret: (text: string) => void
 ): PemBlock {
-  const tokens = body.split(/\s+/).filter(Boolean)
+  const tokens = body.split(/\s/).filter(Boolean)
   if (isKeyLabel(label)) for (const t of tokens) if (t.length >= MIN_KEY_PIECE_LENGTH) onSecret(t)
   const headers: string[] = []
   const base64: string[] = []

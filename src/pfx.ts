@@ -107,6 +107,7 @@ function password(text: string, variant: 'utf16' | 'bytes' | 'null'): Password {
   if (variant === 'null') return { bmp: Buffer.alloc(0), utf8: Buffer.alloc(0) }
   const utf8 = Buffer.from(text, 'utf8')
   const units =
+    // Stryker disable next-line EqualityOperator: both encodings of a given password are tried, so which is which changes nothing
     variant === 'utf16'
       ? Buffer.from(text, 'utf16le').swap16()
       : // OpenSSL before 1.1.0 put each byte of the UTF-8 text in a BMPString code unit.
@@ -125,6 +126,7 @@ export function readPfx(der: Buffer, text?: string): PfxResult {
     return { ok: false, problem: der[0] === TAG.SEQUENCE ? 'unreadable' : 'not-pfx' }
   }
   try {
+    // Stryker disable next-line StringLiteral: caught below; only the problem is answered
     if (integer(pfx[0]) !== 3) throw new DerError('not version 3')
     const contentInfo = items(pfx[1])
     const type = oid(contentInfo[0])
@@ -176,6 +178,7 @@ function verifyMac(macData: Node, content: Buffer, pass: Password): boolean {
 
 function checkIterations(count: number): number {
   if (count > MAX_ITERATIONS) throw new Stop('iterations', String(count))
+  // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
   if (count < 1) throw new DerError('iteration count')
   return count
 }
@@ -195,6 +198,7 @@ function readAuthSafe(
       // EncryptedData: version, EncryptedContentInfo { contentType, algorithm, [0] IMPLICIT content }
       const [, info] = items(inner)
       const [, algorithm, content] = items(info)
+      // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
       if (!content || (content.tag & 0xdf) !== 0x80) throw new DerError('no encrypted content')
       readSafeContents(decrypt(algorithm, octets(content), candidates), candidates, found)
     } else {
