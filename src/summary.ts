@@ -69,10 +69,10 @@ export function escapeHtml(text: string): string {
   )
 }
 
-/** A string claim, or an array claim's string items joined; undefined when there are none. */
-function strings(claim: unknown): string | undefined {
+/** A string claim, or an array claim's string items joined; empty when there are none. */
+function strings(claim: unknown): string {
   const items = (Array.isArray(claim) ? claim : [claim]).filter((c) => typeof c === 'string')
-  return items.length > 0 ? items.slice(0, 100).join(', ') : undefined
+  return items.slice(0, 100).join(', ')
 }
 
 /**
