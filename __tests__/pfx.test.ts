@@ -8,7 +8,7 @@ import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomInt } from 'n
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type * as Credential from '../src/credential.js'
+import { checkCredential, loadCredential } from '../src/credential.js'
 import type * as Der from '../src/der.js'
 import type * as Pfx from '../src/pfx.js'
 import type * as Rc2 from '../src/rc2.js'
@@ -17,9 +17,7 @@ import { ROOT } from './support/run-action.js'
 
 // Every test loads the reader afresh: its OID tables and RC2's PITABLE are built when the module
 // is evaluated, and mutation runs credit that code to the tests that were running then, so each
-// test here counts as one that covers them.
-let checkCredential: typeof Credential.checkCredential
-let loadCredential: typeof Credential.loadCredential
+// test here counts as one that covers them. loadCredential imports the fresh reader too.
 let DerError: typeof Der.DerError
 let octets: typeof Der.octets
 let parse: typeof Der.parse
@@ -30,7 +28,6 @@ let decryptRc2Cbc: typeof Rc2.decryptRc2Cbc
 let expandKey: typeof Rc2.expandKey
 beforeEach(async () => {
   jest.resetModules()
-  ;({ checkCredential, loadCredential } = await import('../src/credential.js'))
   ;({ DerError, octets, parse } = await import('../src/der.js'))
   ;({ pkcs12Kdf, readPfx } = await import('../src/pfx.js'))
   ;({ decryptBlock, decryptRc2Cbc, expandKey } = await import('../src/rc2.js'))
@@ -496,6 +493,17 @@ describe('hand-built PFX structures', () => {
     hmacSha256: '1.2.840.113549.2.9',
     aes256: '2.16.840.1.101.3.4.1.42'
   }
+  /** HMAC PRFs of PBKDF2 (RFC 8018 appendix B.1.2) and their hashes. */
+  const HMACS: [string, string][] = [
+    ['1.2.840.113549.2.7', 'sha1'],
+    ['1.2.840.113549.2.8', 'sha224'],
+    ['1.2.840.113549.2.9', 'sha256'],
+    ['1.2.840.113549.2.10', 'sha384'],
+    ['1.2.840.113549.2.11', 'sha512'],
+    ['1.2.840.113549.2.12', 'sha512-224'],
+    ['1.2.840.113549.2.13', 'sha512-256']
+  ]
+  const HMAC_HASHES: Record<string, string> = Object.fromEntries(HMACS)
   const seq = (...parts: Buffer[]): Buffer => tlv(0x30, ...parts)
   const ctx0 = (...parts: Buffer[]): Buffer => tlv(0xa0, ...parts)
   const octet = (bytes: Buffer): Buffer => tlv(0x04, bytes)
@@ -582,7 +590,7 @@ describe('hand-built PFX structures', () => {
     const { count = 2, keyLength, prf = O.hmacSha256, kdf = O.pbkdf2, scheme = O.aes256 } = options
     const salt = Buffer.alloc(16, 5)
     const iv = Buffer.alloc(16, 6)
-    const digest = prf === O.hmacSha1 || prf === null ? 'sha1' : 'sha256'
+    const digest = prf === null ? 'sha1' : (HMAC_HASHES[prf] ?? 'sha256')
     const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, count, 32, digest)
     const cipher = createCipheriv('aes-256-cbc', key, iv)
     const encrypted = Buffer.concat([cipher.update(plain), cipher.final()])
@@ -784,6 +792,11 @@ describe('hand-built PFX structures', () => {
       { ok: false, problem: 'unsupported', detail: 'RC2-CBC under PBES2 (1.2.840.113549.3.2)' }
     ],
     [
+      'DES under PBES2',
+      { scheme: '1.3.14.3.2.7' },
+      { ok: false, problem: 'unsupported', detail: 'DES-CBC (1.3.14.3.2.7)' }
+    ],
+    [
       'a salt source instead of a salt',
       { salt: seq(oidOf('1.2.840.113549.1.5.12.1'), NULL) },
       { ok: false, problem: 'unsupported', detail: 'PBKDF2 with a salt source' }
@@ -796,6 +809,61 @@ describe('hand-built PFX structures', () => {
   ])('answers for PBES2 with %s', (_, options, answer) => {
     const [algorithm, encrypted] = pbes2(key1, 'pw', options)
     expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, encrypted))]), 'pw')).toEqual(answer)
+  })
+
+  it.each(HMACS)('reads PBES2 with the PRF %s (HMAC-%s)', (prf) => {
+    const [algorithm, encrypted] = pbes2(key1, 'pw', { prf })
+    expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, encrypted))]), 'pw')).toEqual({
+      ok: true,
+      keys: [key1],
+      certificates: []
+    })
+  })
+
+  it.each([
+    ['1.3.14.3.2.26', 'sha1', 64],
+    ['2.16.840.1.101.3.4.2.4', 'sha224', 64],
+    ['2.16.840.1.101.3.4.2.1', 'sha256', 64],
+    ['2.16.840.1.101.3.4.2.2', 'sha384', 128],
+    ['2.16.840.1.101.3.4.2.3', 'sha512', 128],
+    ['2.16.840.1.101.3.4.2.5', 'sha512-224', 128],
+    ['2.16.840.1.101.3.4.2.6', 'sha512-256', 128],
+    ['1.2.840.113549.2.5', 'md5', 64]
+  ])('checks a MAC with the digest %s (%s, blocks of %i octets)', (id, hashName, blockSize) => {
+    const mac = (authSafe: Buffer): Buffer => {
+      const salt = Buffer.alloc(8, 3)
+      const size = createHash(hashName).digest().length
+      const key = pkcs12Kdf(hashName, blockSize, bmp('pw'), salt, 1, 3, size)
+      const digest = createHmac(hashName, key).update(authSafe).digest()
+      return seq(seq(seq(oidOf(id), NULL), octet(digest)), octet(salt), int(1))
+    }
+    const pfx = pfxOf([dataInfo(certBag(cert1))], mac)
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
+    expect(readPfx(pfx, 'other')).toEqual({ ok: false, problem: 'password' })
+  })
+
+  it.each([
+    ['1.2.840.113549.1.12.1.1', 'pbeWithSHAAnd128BitRC4'],
+    ['1.2.840.113549.1.12.1.2', 'pbeWithSHAAnd40BitRC4'],
+    ['1.2.840.113549.1.5.3', 'pbeWithMD5AndDES-CBC'],
+    ['1.2.840.113549.1.5.10', 'pbeWithSHA1AndDES-CBC']
+  ])('names the bag encryption %s (%s), which it does not read', (id, label) => {
+    const algorithm = seq(oidOf(id), seq(octet(Buffer.alloc(8)), int(2048)))
+    expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, Buffer.alloc(16)))]), 'pw')).toEqual({
+      ok: false,
+      problem: 'unsupported',
+      detail: `${label} (${id})`
+    })
+  })
+
+  it('names PBMAC1 as the MAC algorithm, which it does not read', () => {
+    const pbmac1 = (): Buffer =>
+      seq(seq(seq(oidOf('1.2.840.113549.1.5.14'), NULL), octet(Buffer.alloc(32))), octet(hex('00')))
+    expect(readPfx(pfxOf([dataInfo(certBag(cert1))], pbmac1), 'pw')).toEqual({
+      ok: false,
+      problem: 'unsupported',
+      detail: 'PBMAC1 (1.2.840.113549.1.5.14)'
+    })
   })
 
   it('names an unknown bag encryption by its OID', () => {

@@ -188,9 +188,8 @@ async function getIdToken(audience: string, timeoutMs: number): Promise<string> 
     throw new ActionError(
       `Could not get a GitHub OIDC token for audience '${audience}' from the runner within ${Math.round(timeoutMs / 1000)} s: check that the job has 'permissions: id-token: write', or set 'certificate'.`
     )
-    // Stryker disable next-line BlockStatement: a pending timer only rejects a promise no one awaits; the process exits on its own
   } finally {
-    // Stryker disable next-line CallExpression: as above
+    // Stryker disable next-line CallExpression: a pending timer only rejects a promise no one awaits; the process exits on its own
     clearTimeout(timer)
   }
 }
