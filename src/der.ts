@@ -107,8 +107,8 @@ export function oid(node: Node | undefined): string {
   for (const byte of node.content) {
     value = value * 128 + (byte & 0x7f)
     if (byte & 0x80) continue
-    // Stryker disable next-line EqualityOperator: 80 is 2.0 either way
     if (parts.length === 0)
+      // Stryker disable next-line EqualityOperator: 80 is 2.0 either way
       parts.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80)
     else parts.push(value)
     value = 0

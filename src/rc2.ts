@@ -21,6 +21,7 @@ export function expandKey(key: Buffer, effectiveBits: number): Uint16Array {
   const TM = 0xff >> (8 * T8 - effectiveBits)
   const L = new Uint8Array(128)
   L.set(key)
+  // Stryker disable next-line EqualityOperator: a write past the end of a typed array is ignored
   for (let i = T; i < 128; i++) L[i] = PITABLE[(L[i - 1] + L[i - T]) & 0xff]
   L[128 - T8] = PITABLE[L[128 - T8] & TM]
   for (let i = 127 - T8; i >= 0; i--) L[i] = PITABLE[L[i + 1] ^ L[i + T8]]
