@@ -106,6 +106,7 @@ const CURVES: Partial<Record<Algorithm, string>> = { ES256: 'prime256v1', ES384:
 function signingKey(key: KeyObject, algorithm: Algorithm): SignKeyObjectInput {
   if (algorithm === 'PS256')
     return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+  // Stryker disable next-line ConditionalExpression: node:crypto signs with an RSA key in PKCS#1 v1.5 by default, and ignores dsaEncoding for it
   if (algorithm === 'RS256') return { key, padding: constants.RSA_PKCS1_PADDING }
   return { key, dsaEncoding: 'ieee-p1363' }
 }
