@@ -554,14 +554,27 @@ describe('hand-built PFX structures', () => {
       ...(mac ? [mac(authSafe)] : [])
     )
   }
-  /** A SHA-1 MacData with this BMPString password; `count` undefined leaves the count out. */
-  const sha1Mac =
-    (pass: Buffer, count?: number, derive = count ?? 1, cut = 0) =>
+  /** [OID, node:crypto name, block size] of a MAC digest. */
+  type Digest = [string, string, number]
+  /**
+   * A MacData with this BMPString password, SHA-1 unless `digest` says otherwise; `count`
+   * undefined leaves the count out.
+   */
+  const macData =
+    (
+      pass: Buffer,
+      count?: number,
+      derive = count ?? 1,
+      cut = 0,
+      digest: Digest = [O.sha1, 'sha1', 64]
+    ) =>
     (authSafe: Buffer): Buffer => {
+      const [id, hashName, blockSize] = digest
       const salt = Buffer.alloc(8, 3)
-      const key = pkcs12Kdf('sha1', 64, pass, salt, derive, 3, 20)
-      const mac = createHmac('sha1', key).update(authSafe).digest().subarray(cut)
-      const parts = [seq(seq(oidOf(O.sha1), NULL), octet(mac)), octet(salt)]
+      const size = createHash(hashName).digest().length
+      const key = pkcs12Kdf(hashName, blockSize, pass, salt, derive, 3, size)
+      const mac = createHmac(hashName, key).update(authSafe).digest().subarray(cut)
+      const parts = [seq(seq(oidOf(id), NULL), octet(mac)), octet(salt)]
       return seq(...parts, ...(count === undefined ? [] : [int(count)]))
     }
 
@@ -698,7 +711,7 @@ describe('hand-built PFX structures', () => {
   })
 
   it('checks the MAC even when nothing is encrypted', () => {
-    const pfx = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), 1))
+    const pfx = pfxOf([dataInfo(certBag(cert1))], macData(bmp('pw'), 1))
     expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
     expect(readPfx(pfx, 'wrong')).toEqual({ ok: false, problem: 'password' })
     expect(readPfx(fixture('openssl-unencrypted'), 'wrong')).toEqual({
@@ -708,13 +721,13 @@ describe('hand-built PFX structures', () => {
   })
 
   it('answers password, not unreadable, for a MAC of another length', () => {
-    const pfx = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), 1, 1, 1))
+    const pfx = pfxOf([dataInfo(certBag(cert1))], macData(bmp('pw'), 1, 1, 1))
     expect(readPfx(pfx, 'pw')).toEqual({ ok: false, problem: 'password' })
   })
 
   it('lets the MAC settle the password: bags under another one do not open', () => {
     const [algorithm, encrypted] = pbe3des(key1, bmp(''))
-    const pfx = pfxOf([dataInfo(shrouded(algorithm, encrypted))], sha1Mac(bmp('pw'), 1))
+    const pfx = pfxOf([dataInfo(shrouded(algorithm, encrypted))], macData(bmp('pw'), 1))
     expect(readPfx(pfx, 'pw')).toEqual({ ok: false, problem: 'password' })
   })
 
@@ -722,17 +735,17 @@ describe('hand-built PFX structures', () => {
     const [emptyAlgorithm, emptyEncrypted] = pbe3des(key1, bmp(''))
     const nullMac = pfxOf(
       [dataInfo(shrouded(emptyAlgorithm, emptyEncrypted))],
-      sha1Mac(NULL_PASSWORD, 1)
+      macData(NULL_PASSWORD, 1)
     )
     expect(readPfx(nullMac)).toEqual({ ok: true, keys: [key1], certificates: [] })
     expect(readPfx(nullMac, 'unneeded')).toEqual({ ok: true, keys: [key1], certificates: [] })
     const [nullAlgorithm, nullEncrypted] = pbe3des(key1, NULL_PASSWORD)
-    const emptyMac = pfxOf([dataInfo(shrouded(nullAlgorithm, nullEncrypted))], sha1Mac(bmp(''), 1))
+    const emptyMac = pfxOf([dataInfo(shrouded(nullAlgorithm, nullEncrypted))], macData(bmp(''), 1))
     expect(readPfx(emptyMac)).toEqual({ ok: true, keys: [key1], certificates: [] })
   })
 
   it('refuses an iteration count of 0 in the MAC and in a PBES1 bag', () => {
-    const zeroMac = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), 0, 1))
+    const zeroMac = pfxOf([dataInfo(certBag(cert1))], macData(bmp('pw'), 0, 1))
     expect(readPfx(zeroMac, 'pw')).toEqual({ ok: false, problem: 'unreadable' })
     const [algorithm, encrypted] = pbe3des(key1, bmp('pw'), 0, 1)
     expect(readPfx(pfxOf([dataInfo(shrouded(algorithm, encrypted))]), 'pw')).toEqual({
@@ -742,7 +755,7 @@ describe('hand-built PFX structures', () => {
   })
 
   it('takes a MAC without an iteration count as one iteration', () => {
-    const pfx = pfxOf([dataInfo(certBag(cert1))], sha1Mac(bmp('pw'), undefined, 1))
+    const pfx = pfxOf([dataInfo(certBag(cert1))], macData(bmp('pw'), undefined, 1))
     expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
   })
 
@@ -829,15 +842,8 @@ describe('hand-built PFX structures', () => {
     ['2.16.840.1.101.3.4.2.5', 'sha512-224', 128],
     ['2.16.840.1.101.3.4.2.6', 'sha512-256', 128],
     ['1.2.840.113549.2.5', 'md5', 64]
-  ])('checks a MAC with the digest %s (%s, blocks of %i octets)', (id, hashName, blockSize) => {
-    const mac = (authSafe: Buffer): Buffer => {
-      const salt = Buffer.alloc(8, 3)
-      const size = createHash(hashName).digest().length
-      const key = pkcs12Kdf(hashName, blockSize, bmp('pw'), salt, 1, 3, size)
-      const digest = createHmac(hashName, key).update(authSafe).digest()
-      return seq(seq(seq(oidOf(id), NULL), octet(digest)), octet(salt), int(1))
-    }
-    const pfx = pfxOf([dataInfo(certBag(cert1))], mac)
+  ] as Digest[])('checks a MAC with the digest %s (%s, blocks of %i octets)', (...digest) => {
+    const pfx = pfxOf([dataInfo(certBag(cert1))], macData(bmp('pw'), 1, 1, 0, digest))
     expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
     expect(readPfx(pfx, 'other')).toEqual({ ok: false, problem: 'password' })
   })
