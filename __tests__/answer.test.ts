@@ -76,9 +76,9 @@ describe('preview', () => {
     )
   })
 
-  it('redacts the known secrets inside ordinary strings', () => {
-    expect(preview({ error_description: 'bad s3cr3t-value here' }, 200, ['s3cr3t-value'])).toBe(
-      '{"error_description":"bad *** here"}'
+  it('writes a JWT-shaped key as ***, and leaves other keys and values to the log to redact', () => {
+    expect(preview({ [JWT]: 'not valid here', innocent: `Bearer ${JWT}` })).toBe(
+      `{"***":"not valid here","innocent":"Bearer ${JWT}"}`
     )
   })
 

@@ -496,7 +496,7 @@ describe('loadCredential from a PFX no tool would write', () => {
     return Buffer.from(der, 'binary').toString('base64')
   }
 
-  it('tells each piece of a base64 PFX as soon as it reads it, but no short one', async () => {
+  it('tells a base64 PFX and each of its pieces once it is known to be base64, but no short piece', async () => {
     const base64 = makePfx(rsa).toString('base64')
     const [head, middle, tail] = [base64.slice(0, -23), base64.slice(-23, -7), base64.slice(-7)]
     expect([middle.length, tail.length]).toEqual([16, 7])
@@ -504,7 +504,32 @@ describe('loadCredential from a PFX no tool would write', () => {
     await loadCredential(source({ certificate: `${head}\r\n${middle}\n${tail}\n` }), (piece) =>
       told.push(piece)
     )
-    expect(told).toEqual([head, middle])
+    expect(told).toEqual([`${head}\n${middle}\n${tail}`, head, middle])
+  })
+
+  it('tells nothing of text that is neither PEM nor base64', async () => {
+    const told: string[] = []
+    const text = Array.from({ length: 1000 }, (_, i) => `not-base64-piece-${i}!`).join('\n')
+    await expect(
+      loadCredential(source({ certificate: text }), (piece) => told.push(piece))
+    ).rejects.toThrow(
+      "Input 'certificate' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file."
+    )
+    expect(told).toEqual([])
+  })
+
+  it('tells at most 64 pieces of key text, however many the input holds', async () => {
+    const told: string[] = []
+    const piece = (i: number): string => `${String(i).padStart(16, 'A')}`
+    const blocks = Array.from(
+      { length: 3 },
+      (_, b) =>
+        `-----BEGIN PRIVATE KEY-----\n${Array.from({ length: 100 }, (_, i) => piece(b * 100 + i)).join('\n')}\n-----END PRIVATE KEY-----`
+    )
+    await expect(
+      loadCredential(source({ certificate: blocks.join('\n') }), (p) => told.push(p))
+    ).rejects.toThrow(/holds a PRIVATE KEY block that is not a valid private key/)
+    expect(told).toEqual(Array.from({ length: 64 }, (_, i) => piece(i)))
   })
 
   it('reads 64 base64 characters as a PFX to try, and fewer as neither PEM nor PFX', async () => {

@@ -185,7 +185,56 @@ const attacks: Record<string, (req: HostileRequest, socket: Socket) => void> = {
       200
     )
   },
-  silent: () => {}
+  silent: () => {},
+  // The assertion's signature quoted in two halves, one per field.
+  'split-signature': (req, socket) => {
+    const signature = req.form.client_assertion.split('.')[2]
+    answer(
+      socket,
+      400,
+      JSON.stringify({
+        error: signature.slice(0, 200),
+        error_description: `${signature.slice(200)} is not a signature we know.`
+      })
+    )
+  },
+  // A JWT inside a sentence, and one under an innocent-looking key.
+  'jwt-sentence': (_, socket) =>
+    answer(
+      socket,
+      400,
+      JSON.stringify({
+        error: 'invalid_grant',
+        error_description: `The token ${token()} was revoked. More text follows.`
+      })
+    ),
+  'jwt-innocent': (_, socket) =>
+    answer(socket, 400, JSON.stringify({ detail: `Bearer ${token()}`, note: token() })),
+  // A long description and 10,000 short strings under a token key: the redaction must stay linear.
+  'many-strings': (_, socket) =>
+    answer(
+      socket,
+      400,
+      JSON.stringify({
+        error: 'invalid_client',
+        error_description: `${'word '.repeat(100_000)}end.`,
+        token: Array.from({ length: 10_000 }, (_, i) => `tok-${String(i).padStart(6, '0')}`)
+      })
+    ),
+  // An exchange server that answers with the access token it was sent as a JSON key.
+  'token-key': (req, socket) =>
+    answer(
+      socket,
+      400,
+      JSON.stringify({ [req.headers.authorization?.slice(7) ?? '']: 'not valid here' })
+    ),
+  // An access token of lines holding ordinary words: masking them would blank those words.
+  'multiline-token': (_, socket) =>
+    answer(
+      socket,
+      200,
+      JSON.stringify({ access_token: `${token()}\nthe\nerror\n`, expires_in: 3599 })
+    )
 }
 
 let server: Awaited<ReturnType<typeof startHostileServer>>
@@ -247,9 +296,26 @@ function expectSafe({ run, requests }: Outcome, maxMs = FAST_MS): void {
   const assertions = requests.map((r) => r.form.client_assertion).filter(Boolean)
   const secrets = [...issued, ...assertions, ...keyLines, PASSWORD, NESTED]
   expect(runnerLeaks(run.replay, secrets)).toEqual([])
-  const prefixes = secrets.map((s) => s.slice(0, 16)).filter((s) => s.length === 16)
-  const shown = run.replay.lines.join('\n') + run.summary
-  expect(prefixes.filter((p) => shown.includes(p))).toEqual([])
+  // No run of 16 characters of any secret, or of any part of a JWT among them, anywhere.
+  const runs = new Set<string>()
+  for (const secret of [...secrets, ...secrets.flatMap((s) => s.split('.'))]) {
+    for (let i = 0; i + 16 <= secret.length; i++) runs.add(secret.slice(i, i + 16))
+  }
+  const shown = [
+    run.replay.lines.join('\n'),
+    run.summary,
+    ...Object.values(run.exported),
+    ...Object.entries(run.outputs)
+      .filter(([name]) => !['access-token', 'exchanged-token', 'client-assertion'].includes(name))
+      .map(([, value]) => value)
+  ].join('\n')
+  const leaks: string[] = []
+  for (let i = 0; i + 16 <= shown.length; i++) {
+    if (runs.has(shown.slice(i, i + 16))) leaks.push(shown.slice(i, i + 16))
+  }
+  expect(leaks).toEqual([])
+  // A few dozen masks at most, whatever the input: the runner checks every later line against each.
+  expect(run.masked.length).toBeLessThanOrEqual(80)
 }
 
 describe('workflow-command injection', () => {
@@ -344,6 +410,65 @@ describe('secrets a server echoes', () => {
   })
 })
 
+describe('parts of secrets', () => {
+  it('hides an assertion signature quoted in halves, and its jti in debug output', async () => {
+    const outcome = await attack('split-signature', {}, { RUNNER_DEBUG: '1' })
+    expectSafe(outcome)
+    const debug = outcome.run.stdout.split('\n').filter((l) => l.includes('Client assertion'))
+    expect(debug).toHaveLength(1)
+    expect(debug[0]).toContain('"jti":"***"')
+    expect(outcome.run.errors).toEqual([
+      `Token request to ${server.url}/split-signature failed: HTTP 400 ***. *** is not a signature we know.`
+    ])
+  })
+
+  it('hides a JWT inside a sentence', async () => {
+    const outcome = await attack('jwt-sentence')
+    expectSafe(outcome)
+    expect(outcome.run.errors).toEqual([
+      `Token request to ${server.url}/jwt-sentence failed: HTTP 400 invalid_grant. The token *** was revoked. Hint: the server refused the grant: check 'client-id' and 'audience'.`
+    ])
+  })
+
+  it('hides a JWT under an innocent-looking key of an unknown error body', async () => {
+    const outcome = await attack('jwt-innocent')
+    expectSafe(outcome)
+    expect(outcome.run.errors).toEqual([
+      `Token request to ${server.url}/jwt-innocent failed: HTTP 400. body: {"detail":"Bearer ***","note":"***"}.`
+    ])
+  })
+
+  it('hides the access token an exchange server answers as a JSON key', async () => {
+    const outcome = await attack('ok', { 'exchange-url': `${server.url}/token-key` })
+    expectSafe(outcome)
+    expect(outcome.run.errors).toEqual([
+      `Token exchange to ${server.url}/token-key failed: HTTP 400. body: {"***":"not valid here"}.`
+    ])
+  })
+
+  it('refuses an access token of several lines before masking any of it', async () => {
+    const outcome = await attack('multiline-token')
+    expectSafe(outcome)
+    expect(outcome.run.masked).not.toContain('the')
+    expect(outcome.run.masked).not.toContain('error')
+    expect(outcome.run.outputs).toEqual({})
+    expect(outcome.run.errors).toEqual([
+      `Token request to ${server.url}/multiline-token failed: the access_token it answered is not a token (RFC 6749 appendix A.12: visible ASCII characters, at most 64 KiB; this one has a line break, a control or non-ASCII character, or is longer): check that the URL is the token endpoint.`
+    ])
+  })
+
+  it('explains an answer with a long description and 10,000 token strings at once', async () => {
+    const outcome = await attack('many-strings')
+    expectSafe(outcome)
+    expect(outcome.requests).toHaveLength(1)
+    expect(outcome.run.errors[0]).toMatch(
+      new RegExp(
+        `^Token request to ${server.url}/many-strings failed: HTTP 400 invalid_client\\. (word ){50}`
+      )
+    )
+  })
+})
+
 describe('bodies of every size and shape', () => {
   it('summarises a 300 KB <title><<<< page at once', async () => {
     const outcome = await attack('html-title')
@@ -427,20 +552,44 @@ describe('malformed HTTP', () => {
 })
 
 describe('hostile inputs', () => {
-  it.each([
-    'PATH',
-    'LD_PRELOAD',
-    'BASH_ENV',
-    'NODE_OPTIONS',
-    'GIT_SSH_COMMAND',
-    'https_proxy',
-    'RUNNER_TEMP'
-  ])('refuses export-variable %s before any request', async (name) => {
-    const outcome = await attack('ok', { 'export-variable': name })
+  it.each(['PATH', 'LD_PRELOAD', 'BASH_ENV', 'NODE_OPTIONS', 'https_proxy', 'TF_CLI_ARGS'])(
+    'refuses export-variable %s before any request',
+    async (name) => {
+      const outcome = await attack('ok', { 'export-variable': name })
+      expectSafe(outcome)
+      expect(outcome.requests).toEqual([])
+      expect(outcome.run.errors).toEqual([
+        `Input 'export-variable' must be a name in capitals that ends in _TOKEN, e.g. GRAPH_TOKEN or ARM_ACCESS_TOKEN: a name that says it holds a token is one that no tool reads as a program, a path or its settings; got '${name}'.`
+      ])
+    }
+  )
+
+  it('refuses a PEM of 60,000 small distinct certificates at once, and masks none of them', async () => {
+    const file = join(dir, 'many-certificates.pem')
+    const blocks = Array.from(
+      { length: 60_000 },
+      (_, i) =>
+        `-----BEGIN CERTIFICATE-----\n${Buffer.from(`c${i}`).toString('base64')}\n-----END CERTIFICATE-----\n`
+    )
+    writeFileSync(file, cert.keyPem + cert.certPem + blocks.join(''))
+    const outcome = await attack('ok', { certificate: '', 'certificate-file': file })
     expectSafe(outcome)
     expect(outcome.requests).toEqual([])
     expect(outcome.run.errors).toEqual([
-      `Input 'export-variable' is ${name}, a name that the runner, the shell, the dynamic loader, git, Node or a proxy reads in later steps: use a plain name of your own, e.g. GRAPH_TOKEN.`
+      "Input 'certificate-file' holds 60001 different certificates; the action takes at most 32: the certificate and the issuers of its chain. Remove the others (a bundle of CA certificates does not belong here)."
+    ])
+  })
+
+  it('refuses a 3.9 MiB file of 16-character pieces with a bounded number of masks', async () => {
+    const file = join(dir, 'pieces.txt')
+    const piece = (i: number): string => String(i).padStart(16, 'A')
+    writeFileSync(file, Array.from({ length: 240_000 }, (_, i) => piece(i)).join('\n'))
+    const outcome = await attack('ok', { certificate: '', 'certificate-file': file })
+    expectSafe(outcome)
+    expect(outcome.requests).toEqual([])
+    expect(outcome.run.masked.length).toBeLessThanOrEqual(70)
+    expect(outcome.run.errors).toEqual([
+      "Input 'certificate-file' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor a readable PKCS#12/PFX file."
     ])
   })
 

@@ -497,7 +497,7 @@ describe('run: the runner, the log and the summary', () => {
     expect(r.masked).toContain('second-line-of-it')
   })
 
-  it('logs the assertion header and claims at debug level', async () => {
+  it('logs the assertion header and claims at debug level, with the jti hidden', async () => {
     process.env.RUNNER_DEBUG = '1'
     try {
       await run()
@@ -507,7 +507,7 @@ describe('run: the runner, the log and the summary', () => {
     const sent = server.requests.at(-1)!.form.client_assertion
     const debug = printed.split('\n').filter((l) => l.startsWith('::debug::Client assertion'))
     expect(debug).toEqual([
-      `::debug::Client assertion header ${JSON.stringify(decodeProtectedHeader(sent))}, claims ${JSON.stringify(decodeJwt(sent))}`
+      `::debug::Client assertion header ${JSON.stringify(decodeProtectedHeader(sent))}, claims ${JSON.stringify({ ...decodeJwt(sent), jti: '***' })}`
     ])
   })
 

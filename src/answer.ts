@@ -2,14 +2,14 @@
  * Reading a server's answer body, which is untrusted: every function here is linear in its input
  * (no regex that can backtrack across the text, bounded walks of nested JSON) and never throws.
  */
-import { redact } from './log.js'
-
 /** A JSON object as parsed from an answer. */
 export type Json = Record<string, unknown>
 
 /** How deep and how many values of an answer's JSON are looked at. */
 const MAX_DEPTH = 32
 const MAX_NODES = 10_000
+/** Most token-like values taken from one answer: each is redacted from what is shown of it. */
+const MAX_SECRETS = 64
 /** Token-like values shorter than this would match ordinary text by chance. */
 const MIN_SECRET_LENGTH = 8
 const SECRET_KEY = /token|assertion|secret|password|jwt|key|credential/i
@@ -34,44 +34,46 @@ export function parseJson(body: string): Json | undefined {
 /**
  * Values of an answer that must never be shown: strings under token-like keys (`access_token`,
  * `id_token`, `client_assertion`, ...) and JWT-shaped strings, at any depth the walk reaches
- * ({@link MAX_DEPTH} levels, {@link MAX_NODES} values). Iterative, so deep nesting cannot overflow
- * the stack.
+ * ({@link MAX_DEPTH} levels, {@link MAX_NODES} values), each once, the first {@link MAX_SECRETS}.
+ * Iterative, so deep nesting cannot overflow the stack. JWT-shaped text elsewhere, and every
+ * other value, is redacted by the log's scan of what is shown.
  */
 export function tokenLike(json: unknown): string[] {
-  const found: string[] = []
+  const found = new Set<string>()
   const stack: { value: unknown; depth: number; secret: boolean }[] = [
     { value: json, depth: 0, secret: false }
   ]
   for (let nodes = 0; stack.length > 0 && nodes < MAX_NODES; nodes++) {
     const { value, depth, secret } = stack.pop()!
     if (typeof value === 'string') {
-      if (value.length >= MIN_SECRET_LENGTH && (secret || JWT_LIKE.test(value))) found.push(value)
+      if (value.length >= MIN_SECRET_LENGTH && (secret || JWT_LIKE.test(value))) found.add(value)
+      if (found.size >= MAX_SECRETS) break
     } else if (value !== null && typeof value === 'object' && depth < MAX_DEPTH) {
       for (const [key, child] of Object.entries(value as Json)) {
         stack.push({ value: child, depth: depth + 1, secret: secret || SECRET_KEY.test(key) })
       }
     }
   }
-  return found
+  return [...found]
 }
 
 /**
  * A short JSON-like rendering of an answer for the error line, at most `max` characters: values
- * under token-like keys and JWT-shaped strings are written as `***`, nesting past a few levels as
- * `...`. Built by hand because `JSON.stringify` recurses (a deep body overflows the stack) and
- * renders the whole body before it can be clipped.
+ * under token-like keys, and JWT-shaped keys and values, are written as `***`, nesting past a few
+ * levels as `...`. Built by hand because `JSON.stringify` recurses (a deep body overflows the stack)
+ * and renders the whole body before it can be clipped. Every other key and value is still
+ * untrusted text: the caller redacts the result like any other line.
  */
-// Stryker disable next-line ArrayDeclaration: no secrets by default; a list with one would only redact text no test holds
-export function preview(json: unknown, max = 200, secrets: readonly string[] = []): string {
+export function preview(json: unknown, max = 200): string {
   let out = ''
+  // Each key and value is cut to `max` before it is written, so the work is bounded by `max`.
+  const text = (value: string): string =>
+    JSON.stringify(JWT_LIKE.test(value) ? '***' : value.slice(0, max))
   const write = (value: unknown, depth: number, secret: boolean): void => {
     // Stryker disable next-line ConditionalExpression,EqualityOperator: bounds the work on a huge body; the clip at the end gives the same text
     if (out.length > max) return
     if (typeof value === 'string') {
-      // Redacted before it is shortened: a shortened secret would no longer be found.
-      const shown = secret || JWT_LIKE.test(value) ? '***' : redact(value, secrets)
-      // Stryker disable next-line MethodExpression: bounds the work on a huge body; the clip at the end gives the same text
-      out += JSON.stringify(shown.slice(0, max))
+      out += secret ? '"***"' : text(value)
     } else if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
       out += String(value)
       // Past the scalars above, parsed JSON holds only arrays and objects.
@@ -92,8 +94,7 @@ export function preview(json: unknown, max = 200, secrets: readonly string[] = [
         // Stryker disable next-line ConditionalExpression,EqualityOperator: bounds the work on a huge body; the clip at the end gives the same text
         if (out.length > max) break
         if (!Object.prototype.hasOwnProperty.call(value, key)) continue
-        // Stryker disable next-line MethodExpression: bounds the work on a huge body; the clip at the end gives the same text
-        out += `${first ? '' : ','}${JSON.stringify(key.slice(0, max))}:`
+        out += `${first ? '' : ','}${text(key)}:`
         first = false
         write((value as Json)[key], depth + 1, secret || SECRET_KEY.test(key))
       }

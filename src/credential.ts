@@ -51,11 +51,16 @@ export async function loadCredential(
   source: CertificateSource,
   onSecret: (text: string) => void = () => {}
 ): Promise<Credential> {
+  // Only a bounded number of pieces is masked: each mask costs the runner a comparison on every
+  // later line of the job. A real key has a few dozen lines at most.
+  let masked = 0
   const material: Material = {
     keys: [],
     certificates: [],
     certificateInput: 'certificate',
-    onSecret,
+    onSecret: (text) => {
+      if (masked++ < MAX_MASKED_PIECES) onSecret(text)
+    },
     warnings: []
   }
   if (source.certificateFile !== undefined) {
@@ -65,7 +70,7 @@ export async function loadCredential(
     await addText(material, source.certificate, 'certificate', source.password)
   }
   if (source.privateKey !== undefined) {
-    const blocks = parsePem(normalize(source.privateKey), 'private-key', onSecret)
+    const blocks = parsePem(normalize(source.privateKey), 'private-key', material.onSecret)
     if (!blocks.some((b) => isKeyLabel(b.label))) {
       throw new InputError(
         'private-key',
@@ -76,6 +81,13 @@ export async function loadCredential(
   }
   return assemble(material)
 }
+
+/** Most pieces of key text masked (the lines of a 4096-bit key are 50). */
+export const MAX_MASKED_PIECES = 64
+/** Most different certificates taken: a real chain has a handful. */
+export const MAX_CERTIFICATES = 32
+/** Longest base64 PFX text masked as a whole (a PFX with a long chain is a few dozen KiB). */
+const MAX_MASKED_TEXT = 64 * 1024
 
 /** Largest certificate file read: PEM or PFX files with a chain are a few KiB. */
 export const MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -155,15 +167,17 @@ async function addText(
     addPem(material, parsePem(normalized, input, material.onSecret), password)
     return
   }
-  for (const part of normalized.split(/\s/))
-    if (part.length >= MIN_KEY_PIECE_LENGTH) material.onSecret(part)
   const base64 = normalized.replace(/\s/g, '')
+  // Recognised before anything is masked: text that is not base64 is no secret of the action's.
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(base64) || base64.length < 64) {
     throw new InputError(
       input,
       `Input '${input}' is neither PEM (-----BEGIN CERTIFICATE----- and a private key) nor base64 of a PKCS#12/PFX file.`
     )
   }
+  if (normalized.length <= MAX_MASKED_TEXT) material.onSecret(normalized)
+  for (const part of normalized.split(/\s/))
+    if (part.length >= MIN_KEY_PIECE_LENGTH) material.onSecret(part)
   await addPfx(material, Buffer.from(base64, 'base64'), input, password)
 }
 
@@ -357,10 +371,20 @@ function assemble(material: Material): Credential {
   }
   const privateKey = material.keys[0].key
   if (privateKey.asymmetricKeyType === 'rsa-pss') throw rsaPssError(material.keys[0].input)
-  // Each certificate once, by its bytes: a chain may hold the same certificate twice.
-  const unique = material.certificates.filter(
-    (c, i, all) => all.findIndex((d) => d.der.equals(c.der)) === i
-  )
+  // Each certificate once, by its bytes (a chain may hold the same certificate twice); a map by
+  // their hash keeps this linear however many the input holds.
+  const byBytes = new Map<string, Material['certificates'][number]>()
+  for (const c of material.certificates) {
+    const hash = createHash('sha256').update(c.der).digest('base64')
+    if (!byBytes.has(hash)) byBytes.set(hash, c)
+  }
+  const unique = [...byBytes.values()]
+  if (unique.length > MAX_CERTIFICATES) {
+    throw new InputError(
+      where,
+      `Input '${where}' holds ${unique.length} different certificates; the action takes at most ${MAX_CERTIFICATES}: the certificate and the issuers of its chain. Remove the others (a bundle of CA certificates does not belong here).`
+    )
+  }
   const certificates = unique.map((c) => parseCertificate(c.der, c.input))
   const leaf = certificates.findIndex((c) => c.checkPrivateKey(privateKey))
   if (leaf < 0) {

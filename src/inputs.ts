@@ -65,7 +65,6 @@ const DOMAIN =
   /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/i
 // Entra's multi-tenant aliases; MSAL refuses them for client credentials (PROTOCOL.md §1).
 const MULTI_TENANT = ['common', 'organizations', 'consumers']
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /**
  * Reads every input, applies defaults and checks them; the only reader of the action's inputs.
@@ -308,173 +307,63 @@ function readAssertionLifetime(certificate: boolean): number {
 }
 
 /**
- * Names a later step's tools read, which the token must not be exported to: the runner's own
- * (`GITHUB_*`, `RUNNER_*`, `ACTIONS_*`), the shell's and the dynamic loader's, git's, Node's and
- * other runtimes', and the proxy variables. A value chosen by a token server must not become a
- * program path, a preloaded library or a proxy.
+ * `export-variable` names are safe by their shape, not by a list of what is dangerous (which can
+ * never be complete): capitals, digits and `_`, ending in `_TOKEN`. Tools read such a name only as
+ * a credential, never as a program, a library, a path, flags or a configuration file.
  */
-const RESERVED_NAMES = new Set([
-  'PATH',
-  'HOME',
-  'SHELL',
-  'ENV',
-  'BASH_ENV',
-  'CDPATH',
-  'IFS',
-  'PS1',
-  'PS2',
-  'PS4',
-  'PROMPT_COMMAND',
-  'SHELLOPTS',
-  'BASHOPTS',
-  'GLOBIGNORE',
-  'USER',
-  'LOGNAME',
-  'TMPDIR',
-  'TEMP',
-  'TMP',
-  'LANG',
-  'LANGUAGE',
-  'TZ',
-  'TERM',
-  'EDITOR',
-  'VISUAL',
-  'PAGER',
-  'LESSOPEN',
-  'LESSCLOSE',
-  'MANPAGER',
-  'BROWSER',
-  'ZDOTDIR',
-  'XDG_CONFIG_HOME',
-  'XDG_DATA_HOME',
-  'XDG_CACHE_HOME',
-  'XDG_RUNTIME_DIR',
-  'CI',
-  'JAVA_TOOL_OPTIONS',
-  '_JAVA_OPTIONS',
-  'JDK_JAVA_OPTIONS',
-  'JAVA_OPTIONS',
-  'JAVA_HOME',
-  'MAVEN_OPTS',
-  'GRADLE_OPTS',
-  'CLASSPATH',
-  'DOTNET_STARTUP_HOOKS',
-  'CORECLR_PROFILER',
-  'CORECLR_PROFILER_PATH',
-  'CORECLR_ENABLE_PROFILING',
-  'GOFLAGS',
-  'GOPROXY',
-  'CARGO_HOME',
-  'RUSTC_WRAPPER',
-  'RUSTFLAGS',
-  'SSH_AUTH_SOCK',
-  'SSH_ASKPASS',
-  'SUDO_ASKPASS',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
-  'CURL_CA_BUNDLE',
-  'REQUESTS_CA_BUNDLE',
-  'OPENSSL_CONF',
-  'OPENSSL_ENGINES',
-  'DOCKER_HOST',
-  'DOCKER_CONFIG',
-  'KUBECONFIG',
-  'NPM_CONFIG_USERCONFIG',
-  'COMSPEC',
-  'PATHEXT',
-  'PSMODULEPATH',
-  'SYSTEMROOT',
-  'WINDIR',
-  'APPDATA',
-  'LOCALAPPDATA',
-  'USERPROFILE',
-  'MAIL',
-  'HOSTALIASES',
-  'RESOLV_HOST_CONF',
-  'LOCALDOMAIN',
-  'MALLOC_CONF',
-  'GCONV_PATH',
-  'NLSPATH',
-  'INPUTRC',
-  'TERMINFO',
-  'GEM_HOME',
-  'GEM_PATH',
-  'COMPOSER_HOME',
-  'VIRTUAL_ENV',
-  'TCLLIBPATH',
-  'CC',
-  'CXX',
-  'CPP',
-  'CFLAGS',
-  'CXXFLAGS',
-  'CPPFLAGS',
-  'LDFLAGS',
-  'MAKEFLAGS',
-  'MAKE',
-  'GCC_EXEC_PREFIX'
-])
-const RESERVED_PREFIXES = [
-  'GITHUB_',
-  'RUNNER_',
-  'ACTIONS_',
-  'INPUT_',
-  'STATE_',
-  'LD_',
-  'DYLD_',
-  'NODE_',
-  'NPM_CONFIG_',
-  'YARN_',
-  'GIT_',
-  'SSH_',
-  'PYTHON',
-  'PIP_',
-  'PERL5',
-  'PERL_',
-  'RUBY',
-  'BUNDLE_',
-  'JAVA_',
-  'DOTNET_',
-  'COMPLUS_',
-  'BASH_FUNC_',
-  'LC_',
-  'DOCKER_',
-  'LUA_',
-  'CONDA_',
-  'ELECTRON_'
-]
+const TOKEN_VARIABLE = /^[A-Z][A-Z0-9_]*_TOKEN$/
 
 /**
- * Whether a later step's shell, loader, runtime or the runner itself reads `name` (compared
- * upper-cased: Windows names are not case-sensitive).
+ * Names of that shape that tools already read as the credential of another service, which would
+ * send this token there: the runner's own, and well-known ones of registries, code hosts and
+ * clouds.
  */
+const OTHER_SERVICES = /^(GITHUB|RUNNER|ACTIONS|INPUT|STATE)_/
+const OTHER_SERVICE_TOKENS = new Set([
+  'GH_TOKEN',
+  'GH_ENTERPRISE_TOKEN',
+  'NPM_TOKEN',
+  'NODE_AUTH_TOKEN',
+  'CARGO_REGISTRY_TOKEN',
+  'CODECOV_TOKEN',
+  'GITLAB_TOKEN',
+  'CI_JOB_TOKEN',
+  'VAULT_TOKEN',
+  'CONSUL_HTTP_TOKEN',
+  'NOMAD_TOKEN',
+  'HF_TOKEN',
+  'HUGGING_FACE_HUB_TOKEN',
+  'AWS_SESSION_TOKEN',
+  'AWS_SECURITY_TOKEN',
+  'GOOGLE_OAUTH_ACCESS_TOKEN',
+  'CLOUDSDK_AUTH_ACCESS_TOKEN',
+  'CLOUDFLARE_API_TOKEN',
+  'DIGITALOCEAN_TOKEN',
+  'SENTRY_AUTH_TOKEN',
+  'NETLIFY_AUTH_TOKEN',
+  'VERCEL_TOKEN',
+  'SNYK_TOKEN',
+  'SONAR_TOKEN'
+])
+
+/** Whether a name of the token shape is one the runner or another service's tools read. */
 export function isReservedVariable(name: string): boolean {
-  const upper = name.toUpperCase()
-  return (
-    RESERVED_NAMES.has(upper) ||
-    upper.endsWith('_PROXY') ||
-    RESERVED_PREFIXES.some((prefix) => upper.startsWith(prefix))
-  )
+  return OTHER_SERVICES.test(name) || OTHER_SERVICE_TOKENS.has(name)
 }
 
 function readExportVariable(): string | undefined {
   const name = optional('export-variable')
   if (name === undefined) return undefined
-  if (!ENV_NAME.test(name)) {
+  if (!TOKEN_VARIABLE.test(name)) {
     throw new InputError(
       'export-variable',
-      `Input 'export-variable' must be an environment variable name (letters, digits and _, not starting with a digit), e.g. GRAPH_TOKEN; got ${shown(name)}.`
-    )
-  }
-  if (name.toUpperCase().startsWith('GITHUB_')) {
-    throw new InputError(
-      'export-variable',
-      `Input 'export-variable' must not start with GITHUB_: the runner reserves those names. Use e.g. GRAPH_TOKEN.`
+      `Input 'export-variable' must be a name in capitals that ends in _TOKEN, e.g. GRAPH_TOKEN or ARM_ACCESS_TOKEN: a name that says it holds a token is one that no tool reads as a program, a path or its settings; got ${shown(name)}.`
     )
   }
   if (isReservedVariable(name)) {
     throw new InputError(
       'export-variable',
-      `Input 'export-variable' is ${name}, a name that the runner, the shell, the dynamic loader, git, Node or a proxy reads in later steps: use a plain name of your own, e.g. GRAPH_TOKEN.`
+      `Input 'export-variable' is ${name}, a name that the runner or the tools of another service read as their credential, so the token would be sent there: use a name of your own, e.g. GRAPH_TOKEN.`
     )
   }
   return name

@@ -8,7 +8,7 @@ import { readSettings } from './inputs.js'
 import { createLog, type Log } from './log.js'
 import { DEFAULT_RETRY_POLICY, realRetryDeps, type RetryPolicy } from './retry.js'
 import { summarise, summariseAssertion, type SummaryRow } from './summary.js'
-import { exchangeToken, requestToken } from './token.js'
+import { exchangeToken, isToken, requestToken } from './token.js'
 
 /** Collaborators `run()` can be given in tests. */
 export interface RunOptions {
@@ -180,9 +180,10 @@ async function getIdToken(audience: string, timeoutMs: number): Promise<string> 
     // Stryker disable next-line StringLiteral: the message is replaced by ours below
     timer = setTimeout(() => reject(new Error('timeout')), timeoutMs)
   })
+  let token: string
   try {
     // The race handles a rejection of the request that comes after the deadline; its text is not shown.
-    return await Promise.race([core.getIDToken(audience), deadline])
+    token = await Promise.race([core.getIDToken(audience), deadline])
   } catch {
     // core's message quotes the runner's answer; ours says what to check.
     throw new ActionError(
@@ -192,6 +193,13 @@ async function getIdToken(audience: string, timeoutMs: number): Promise<string> 
     // Stryker disable next-line CallExpression: a pending timer only rejects a promise no one awaits; the process exits on its own
     clearTimeout(timer)
   }
+  // Checked before it is masked, which would mask each of its lines.
+  if (!isToken(token)) {
+    throw new ActionError(
+      `The runner's OIDC endpoint answered a GitHub OIDC token that is not a token (RFC 6749 appendix A.12: visible ASCII characters only): check ACTIONS_ID_TOKEN_REQUEST_URL, or set 'certificate'.`
+    )
+  }
+  return token
 }
 
 /**

@@ -5,7 +5,7 @@ import * as diagnostics from 'node:diagnostics_channel'
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { errorCode, excerpt, parseJson, preview, tokenLike, type Json } from './answer.js'
-import { clip, redact } from './log.js'
+import { clip, Secrets } from './log.js'
 import { TokenError } from './errors.js'
 import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
 
@@ -329,6 +329,14 @@ export function readToken(
   if (answer.status >= 200 && answer.status < 300) {
     const token = json?.access_token
     if (typeof token === 'string' && token.trim()) {
+      if (!isToken(token)) {
+        // Checked before anything masks it: masking the pieces of such a value would hide
+        // ordinary words (a line `the`) in every later line of the job.
+        throw new TokenError(
+          `${what} to ${url} failed: the access_token it answered is not a token (RFC 6749 appendix A.12: visible ASCII characters, at most ${MAX_TOKEN_LENGTH / 1024} KiB; this one has a line break, a control or non-ASCII character, or is longer): check that the URL is the token endpoint.`,
+          answer.status
+        )
+      }
       const expiresIn = lifetime(json!.expires_in, token, sent)
       return {
         accessToken: token,
@@ -392,6 +400,17 @@ function lifetime(expiresIn: unknown, token: string, sent: number): number {
 }
 
 const TOKEN_TYPE = /^[A-Za-z][\w.-]{0,30}$/
+
+/** Longest token taken: real ones are a few KiB (an HTTP header rarely takes more than 16 KiB). */
+export const MAX_TOKEN_LENGTH = 64 * 1024
+
+/**
+ * Whether a value can be an access token: `1*VSCHAR` (RFC 6749 appendix A.12: the visible ASCII
+ * characters and space) of at most {@link MAX_TOKEN_LENGTH} characters.
+ */
+export function isToken(value: string): boolean {
+  return value.length <= MAX_TOKEN_LENGTH && /^[\x20-\x7e]+$/.test(value)
+}
 /** Longest lifetime believed (ten years); a larger `expires_in` is not a real one. */
 const MAX_LIFETIME_SECONDS = 10 * 365 * 86_400
 
@@ -467,9 +486,11 @@ function describe(
   secrets: string[],
   signer?: Signer
 ): { text: string; code?: string } {
-  // Redacted before anything is clipped, so no part of a secret the server echoes survives.
-  const shown = (value: string, max: number): string =>
-    clip(redact(value, secrets).replace(/\s+/g, ' '), max)
+  // Redacted and clipped in one pass, so no part of a secret the server echoes survives, and the
+  // work is bounded by what is shown, however long the field is.
+  const hidden = new Secrets()
+  for (const secret of secrets) hidden.add(secret)
+  const shown = (value: string, max: number): string => hidden.show(value.replace(/\s+/g, ' '), max)
   const parts = [`HTTP ${answer.status}`]
   let code: string | undefined
   if (json) {
@@ -485,7 +506,7 @@ function describe(
     } else if (code) {
       parts.push(`AADSTS${code}`)
     } else if (!error) {
-      parts.push(`body: ${shown(preview(json, 400, secrets), 200)}`)
+      parts.push(`body: ${shown(preview(json, 400), 200)}`)
     }
     const federated = signer === 'federation' && code !== undefined && FEDERATION_HINTS[code]
     const thumbprint = typeof signer === 'object' ? signer.thumbprint : ''
@@ -501,7 +522,7 @@ function describe(
     if (trace) parts.push(`Trace ID: ${shown(trace, 100)}`)
     if (correlation) parts.push(`Correlation ID: ${shown(correlation, 100)}`)
   } else {
-    const summary = shown(excerpt(redact(answer.body, secrets), 400), 120)
+    const summary = shown(excerpt(answer.body, 400), 120)
     parts[0] += summary
       ? ` (not JSON): "${summary}"`
       : answer.body.trim()
@@ -516,7 +537,7 @@ function describe(
     .map((part) => part.replace(/\s+/g, ' ').replace(/[.\s]+$/, ''))
     .map((part) => (/[!?]$/.test(part) ? part : `${part}.`))
     .join(' ')
-  return { text: redact(text, secrets), code }
+  return { text: hidden.show(text), code }
 }
 
 /** The first sentence of a description: up to the first `.`, `!` or `?` before a space or the end. */
