@@ -2,6 +2,7 @@
 // function stays linear and never throws on random bodies.
 import { describe, expect, it } from '@jest/globals'
 import { errorCode, excerpt, parseJson, preview, tokenLike } from '../src/answer.js'
+import { Secrets } from '../src/log.js'
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl'
 
@@ -76,9 +77,18 @@ describe('preview', () => {
     )
   })
 
-  it('writes a JWT-shaped key as ***, and leaves other keys and values to the log to redact', () => {
+  it('writes JWT-shaped keys and JWTs inside values as ***', () => {
     expect(preview({ [JWT]: 'not valid here', innocent: `Bearer ${JWT}` })).toBe(
-      `{"***":"not valid here","innocent":"Bearer ${JWT}"}`
+      '{"***":"not valid here","innocent":"Bearer ***"}'
+    )
+  })
+
+  it('redacts the known secrets in keys and values before it cuts them', () => {
+    const secrets = new Secrets()
+    const token = 'T0ken-of-the-exchange-0123456789'.repeat(20)
+    secrets.add(token)
+    expect(preview({ [token]: 'not valid here', said: `got ${token}` }, 200, secrets)).toBe(
+      '{"***":"not valid here","said":"got ***"}'
     )
   })
 

@@ -182,7 +182,7 @@ describe('export-variable', () => {
     expect(run.code).toBe(1)
     expect(server.requests.length).toBe(before)
     expect(run.errors).toEqual([
-      "Input 'export-variable' must be an environment variable name (letters, digits and _, not starting with a digit), e.g. GRAPH_TOKEN; got 'graph token'."
+      "Input 'export-variable' must be a name in capitals that ends in _TOKEN, e.g. GRAPH_TOKEN or ARM_ACCESS_TOKEN: a name that says it holds a token is one that no tool reads as a program, a path or its settings; got 'graph token'."
     ])
   })
 })

@@ -76,17 +76,25 @@ describe('readSettings', () => {
     )
   })
 
-  it.each(['../x', 'a/b', 'x?y', 'contoso', 'a b.com', '%2e%2e.com'])(
-    'refuses the tenant %p, which would reach the URL path',
-    (tenant) => {
-      setInputs({ 'tenant-id': tenant })
-      const error = failure()
-      expect(error.input).toBe('tenant-id')
-      expect(error.message).toBe(
-        `Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got '${tenant}'.`
-      )
-    }
-  )
+  it.each([
+    '../x',
+    'a/b',
+    'x?y',
+    'contoso',
+    'a b.com',
+    '%2e%2e.com',
+    // A domain or a GUID matched to its end: what follows would reach the URL path.
+    'contoso.onmicrosoft.com/../other',
+    'contoso.com?x=1',
+    '72f988bf-86f1-41af-91ab-2d7cd011db47/x'
+  ])('refuses the tenant %p, which would reach the URL path', (tenant) => {
+    setInputs({ 'tenant-id': tenant })
+    const error = failure()
+    expect(error.input).toBe('tenant-id')
+    expect(error.message).toBe(
+      `Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got '${tenant}'.`
+    )
+  })
 
   it('refuses common, which does not work for client credentials', () => {
     setInputs({ 'tenant-id': 'common' })

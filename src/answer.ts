@@ -2,6 +2,7 @@
  * Reading a server's answer body, which is untrusted: every function here is linear in its input
  * (no regex that can backtrack across the text, bounded walks of nested JSON) and never throws.
  */
+import { Secrets } from './log.js'
 /** A JSON object as parsed from an answer. */
 export type Json = Record<string, unknown>
 
@@ -60,15 +61,14 @@ export function tokenLike(json: unknown): string[] {
 /**
  * A short JSON-like rendering of an answer for the error line, at most `max` characters: values
  * under token-like keys, and JWT-shaped keys and values, are written as `***`, nesting past a few
- * levels as `...`. Built by hand because `JSON.stringify` recurses (a deep body overflows the stack)
- * and renders the whole body before it can be clipped. Every other key and value is still
- * untrusted text: the caller redacts the result like any other line.
+ * levels as `...`; every other key and value is redacted against `secrets` (and JWTs) and cut to
+ * `max` in one pass, so the work is bounded by `max`. Built by hand because `JSON.stringify`
+ * recurses (a deep body overflows the stack) and renders the whole body before it can be clipped.
  */
-export function preview(json: unknown, max = 200): string {
+export function preview(json: unknown, max = 200, secrets = new Secrets()): string {
   let out = ''
-  // Each key and value is cut to `max` before it is written, so the work is bounded by `max`.
   const text = (value: string): string =>
-    JSON.stringify(JWT_LIKE.test(value) ? '***' : value.slice(0, max))
+    JSON.stringify(JWT_LIKE.test(value) ? '***' : secrets.show(value, max))
   const write = (value: unknown, depth: number, secret: boolean): void => {
     // Stryker disable next-line ConditionalExpression,EqualityOperator: bounds the work on a huge body; the clip at the end gives the same text
     if (out.length > max) return
@@ -122,10 +122,11 @@ const EXCERPT_SCAN = 64 * 1024
 
 /**
  * A short, tag-free excerpt of an HTML or text body: the `<title>` when there is one, else the text
- * without tags, scripts and styles, whitespace collapsed, at most `max` characters. A single
- * forward scan with `indexOf` over at most the first 64 KiB: linear, whatever the body holds.
+ * without tags, scripts and styles, whitespace collapsed, `secrets` redacted, at most `max`
+ * characters. A single forward scan with `indexOf` over at most the first 64 KiB: linear, whatever
+ * the body holds.
  */
-export function excerpt(body: string, max = 120): string {
+export function excerpt(body: string, max = 120, secrets = new Secrets()): string {
   const head = body.slice(0, EXCERPT_SCAN)
   const lower = asciiLower(head)
   let source = head
@@ -137,7 +138,7 @@ export function excerpt(body: string, max = 120): string {
     // Stryker disable next-line EqualityOperator: a < and a > are never at one index
     if (end > start) source = head.slice(start + 1, end)
   }
-  return clipText(stripTags(source), max)
+  return secrets.show(collapse(stripTags(source)), max)
 }
 
 /**
@@ -186,10 +187,9 @@ function stripTags(html: string): string {
   return out
 }
 
-function clipText(text: string, max: number): string {
-  const plain = text
+function collapse(text: string): string {
+  return text
     .replace(/&nbsp;/gi, ' ')
     .replace(/\s+/g, ' ')
     .trim()
-  return plain.length > max ? `${plain.slice(0, max - 3)}...` : plain
 }

@@ -506,7 +506,7 @@ function describe(
     } else if (code) {
       parts.push(`AADSTS${code}`)
     } else if (!error) {
-      parts.push(`body: ${shown(preview(json, 400), 200)}`)
+      parts.push(`body: ${shown(preview(json, 400, hidden), 200)}`)
     }
     const federated = signer === 'federation' && code !== undefined && FEDERATION_HINTS[code]
     const thumbprint = typeof signer === 'object' ? signer.thumbprint : ''
@@ -522,7 +522,7 @@ function describe(
     if (trace) parts.push(`Trace ID: ${shown(trace, 100)}`)
     if (correlation) parts.push(`Correlation ID: ${shown(correlation, 100)}`)
   } else {
-    const summary = shown(excerpt(answer.body, 400), 120)
+    const summary = shown(excerpt(answer.body, 400, hidden), 120)
     parts[0] += summary
       ? ` (not JSON): "${summary}"`
       : answer.body.trim()
