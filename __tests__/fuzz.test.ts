@@ -7,6 +7,8 @@ import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
 import { errorCode, excerpt, parseJson, preview, tokenLike } from '../src/answer.js'
 import { parsePem } from '../src/pem.js'
+import { loadCredential } from '../src/credential.js'
+import { makeCert } from './support/certs.js'
 import { ActionError, InputError } from '../src/errors.js'
 import { createLog, escapeLine, MAX_LINE, type LogSink } from '../src/log.js'
 import { escapeHtml } from '../src/summary.js'
@@ -231,6 +233,36 @@ describe('token answers (src/token.ts readToken)', () => {
     )
   })
 
+  it('shows no 16 characters of a secret from answers with many small strings, however split', () => {
+    const secret = `S${randomBytes(48).toString('base64url')}`
+    const runs = new Set<string>()
+    for (let i = 0; i + 16 <= secret.length; i++) runs.add(secret.slice(i, i + 16))
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ minLength: 1, maxLength: 12 }), { maxLength: 3000 }),
+        fc.nat({ max: secret.length }),
+        fc.constantFrom('token', 'items', 'id_token', 'detail'),
+        (strings, cut, key) => {
+          const body = JSON.stringify({
+            error: secret.slice(0, cut),
+            error_description: `${secret.slice(cut)} ${strings.slice(0, 50).join(' ')}`,
+            [key]: strings
+          })
+          try {
+            readToken(answerOf(400, body), 'Token request', 'https://t.test/', 0, [secret])
+          } catch (error) {
+            if (!(error instanceof ActionError)) throw error
+            const text = error.message
+            for (let i = 0; i + 16 <= text.length; i++) {
+              expect(runs.has(text.slice(i, i + 16))).toBe(false)
+            }
+          }
+        }
+      ),
+      { numRuns: 100 }
+    )
+  })
+
   it('explains adversarial error bodies of a megabyte in linear time', () => {
     const n = 1024 * 1024
     const bodies = [
@@ -251,6 +283,45 @@ describe('token answers (src/token.ts readToken)', () => {
       })
       expect(elapsed).toBeLessThan(BOUND_MS)
     }
+  })
+})
+
+describe('certificate text with many blocks (src/credential.ts loadCredential)', () => {
+  const { keyPem, certPem } = makeCert({ commonName: 'fuzz' })
+  it('loads the key and at most 32 certificates, or refuses with an InputError, masking 64 pieces at most', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.nat({ max: 60 }), { maxLength: 400 }),
+        fc.boolean(),
+        async (ids, keyFirst) => {
+          const extra = ids
+            .map(
+              (id) =>
+                `-----BEGIN CERTIFICATE-----\n${Buffer.from(`c${id}`).toString('base64')}\n-----END CERTIFICATE-----\n`
+            )
+            .join('')
+          const text = keyFirst ? keyPem + certPem + extra : extra + certPem + keyPem
+          let told = 0
+          try {
+            const credential = await loadCredential(
+              { kind: 'certificate', certificate: text },
+              () => told++
+            )
+            expect(credential.chain.length).toBeLessThanOrEqual(32)
+          } catch (error) {
+            expect(error).toBeInstanceOf(InputError)
+            const distinct = new Set(ids).size + 1
+            if (distinct > 32) {
+              expect((error as InputError).message).toContain(
+                `holds ${distinct} different certificates`
+              )
+            }
+          }
+          expect(told).toBeLessThanOrEqual(64)
+        }
+      ),
+      { numRuns: 60 }
+    )
   })
 })
 
