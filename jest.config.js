@@ -15,7 +15,8 @@ export default {
   // jobs) starting oidc-provider's process alone can take most of a minute.
   testTimeout: 180_000,
   collectCoverage: true,
-  collectCoverageFrom: ['src/**/*.ts', '!src/index.ts'],
+  // The entries of the processes the runner starts are covered by the tests that run them (dist/).
+  collectCoverageFrom: ['src/**/*.ts', '!src/index.ts', '!src/post.ts', '!src/service/index.ts'],
   coverageProvider: 'v8',
   coverageReporters: ['text-summary', 'json-summary'],
   coverageThreshold: { global: { lines: 90 } }

@@ -17,7 +17,8 @@ const settings: Settings = {
   sendX5c: false,
   credential: { kind: 'certificate', certificate: 'x' },
   assertionLifetime: 600,
-  assertionOnly: false
+  assertionOnly: false,
+  identityEndpoint: false
 }
 /** What the summary reads of a credential: the leaf and its thumbprints (hex, no colons). */
 const credentialOf = (certificate: X509Certificate) => ({

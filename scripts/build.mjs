@@ -1,5 +1,6 @@
-// Builds dist/ with esbuild: the action as one CommonJS bundle, tree-shaken and minified, and the
-// PKCS#12 support as a second file that only a PFX loads; plus dist/package.json and
+// Builds dist/ with esbuild: the action as one CommonJS bundle, tree-shaken and minified, the
+// PKCS#12 support as a second file that only a PFX loads, the token service and the post step
+// (identity-endpoint) as two more; plus dist/package.json and
 // dist/licenses.txt. Why esbuild and not ncc, and why CommonJS: see README, "Startup and bundle size".
 import { build } from 'esbuild'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -60,7 +61,20 @@ const results = await Promise.all([
       tunnel: './scripts/stubs/tunnel.cjs'
     }
   }),
-  build({ ...common, entryPoints: { pfx: 'src/pfx.ts' }, outdir: 'dist' })
+  build({ ...common, entryPoints: { pfx: 'src/pfx.ts' }, outdir: 'dist' }),
+  // The token service (identity-endpoint) and the post step that stops it: started only when
+  // asked for, so a run without them loads neither.
+  build({
+    ...common,
+    entryPoints: { service: 'src/service/index.ts', post: 'src/post.ts' },
+    outdir: 'dist',
+    plugins: [lazySummaryFs],
+    alias: {
+      undici: './scripts/stubs/undici.js',
+      '@actions/exec': './scripts/stubs/exec.js',
+      tunnel: './scripts/stubs/tunnel.cjs'
+    }
+  })
 ])
 
 writeFileSync(join(dist, 'package.json'), '{ "type": "commonjs" }\n')

@@ -1,20 +1,7 @@
 import { constants, randomUUID, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto'
 import type { Credential } from './credential.js'
 import { ActionError } from './errors.js'
-import type { Algorithm } from './inputs.js'
-
-/**
- * Lifetime of an assertion, by default and at most. Microsoft's certificate credentials page
- * (entra-docs, docs/identity-platform/certificate-credentials.md, claim `exp`): "keep it short -
- * 5-10 minutes after `nbf` at most"; @azure/msal-node signs its own with `exp` = `nbf` + 600
- * (lib/msal-node/src/client/ClientAssertion.ts, createJwt).
- */
-export const ASSERTION_LIFETIME_SECONDS = 600
-/**
- * Shortest lifetime accepted: Entra sets no lower bound, but an assertion handed to a later step
- * must outlive that step's start on a server that allows no clock skew.
- */
-export const MIN_ASSERTION_LIFETIME_SECONDS = 60
+import { ASSERTION_LIFETIME_SECONDS, type Algorithm } from './inputs.js'
 
 /** What the assertion says, besides the key that signs it. */
 export interface AssertionOptions {

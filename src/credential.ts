@@ -394,20 +394,35 @@ function assemble(material: Material): Credential {
     )
   }
   const order = orderChain(leaf, certificates)
-  const leafDer = unique[leaf].der
-  const sha1 = createHash('sha1').update(leafDer).digest()
-  const sha256 = createHash('sha256').update(leafDer).digest()
+  return credentialOf(
+    privateKey,
+    order.map((i) => unique[i].der),
+    material.warnings
+  )
+}
+
+/**
+ * A credential from its key and its chain's bytes, leaf first, as loaded before: what the token
+ * service rebuilds from what the main step hands it.
+ */
+export function credentialOf(
+  privateKey: KeyObject,
+  chainDer: Buffer[],
+  warnings: string[] = []
+): Credential {
+  const sha1 = createHash('sha1').update(chainDer[0]).digest()
+  const sha256 = createHash('sha256').update(chainDer[0]).digest()
   return {
     privateKey,
-    chain: order.map((i) => certificates[i]),
-    chainDer: order.map((i) => unique[i].der),
+    chain: chainDer.map((der) => new X509Certificate(der)),
+    chainDer,
     x5t: sha1.toString('base64url'),
     x5tS256: sha256.toString('base64url'),
     thumbprints: {
       sha1: sha1.toString('hex').toUpperCase(),
       sha256: sha256.toString('hex').toUpperCase()
     },
-    warnings: material.warnings
+    warnings
   }
 }
 

@@ -1,12 +1,24 @@
 import * as core from '@actions/core'
 import { isIPv4 } from 'node:net'
 import { isAbsolute, resolve } from 'node:path'
-import { ASSERTION_LIFETIME_SECONDS, MIN_ASSERTION_LIFETIME_SECONDS } from './assertion.js'
 import { InputError } from './errors.js'
 
 /** Signing algorithms the action can use for the client assertion. */
 export type Algorithm = 'PS256' | 'RS256' | 'ES256' | 'ES384'
 const ALGORITHMS: readonly Algorithm[] = ['PS256', 'RS256', 'ES256', 'ES384']
+
+/**
+ * Lifetime of an assertion, by default and at most. Microsoft's certificate credentials page
+ * (entra-docs, docs/identity-platform/certificate-credentials.md, claim `exp`): "keep it short -
+ * 5-10 minutes after `nbf` at most"; @azure/msal-node signs its own with `exp` = `nbf` + 600
+ * (lib/msal-node/src/client/ClientAssertion.ts, createJwt).
+ */
+export const ASSERTION_LIFETIME_SECONDS = 600
+/**
+ * Shortest lifetime accepted: Entra sets no lower bound, but an assertion handed to a later step
+ * must outlive that step's start on a server that allows no clock skew.
+ */
+export const MIN_ASSERTION_LIFETIME_SECONDS = 60
 
 /** Microsoft Entra ID's public cloud, the default authority host. */
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com'
@@ -57,6 +69,8 @@ export interface Settings {
   assertionLifetime: number
   /** Only sign the assertion for later steps: no token request. */
   assertionOnly: boolean
+  /** Start the token service for the job's later steps (src/service/). */
+  identityEndpoint: boolean
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -106,9 +120,18 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const exchange = optional('exchange-url')
   const credential = readCredentialSource(env)
   const exportVariable = readExportVariable()
+  const identityEndpoint = readBoolean('identity-endpoint')
   if (assertionOnly) {
-    // Both act on the access token, which assertion-only does not request.
-    const unused = exchange !== undefined ? 'exchange-url' : exportVariable ? 'export-variable' : ''
+    // These act on the access token, which assertion-only does not request (the token service
+    // starts once the first token shows that the credential works).
+    const unused =
+      exchange !== undefined
+        ? 'exchange-url'
+        : exportVariable
+          ? 'export-variable'
+          : identityEndpoint
+            ? 'identity-endpoint'
+            : ''
     if (unused) {
       throw new InputError(
         unused,
@@ -129,7 +152,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     exchangeUrl: exchange === undefined ? undefined : readUrl('exchange-url', exchange).href,
     exportVariable,
     assertionLifetime: readAssertionLifetime(credential.kind === 'certificate'),
-    assertionOnly
+    assertionOnly,
+    identityEndpoint
   }
 }
 

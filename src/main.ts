@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { appendFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { signAssertion } from './assertion.js'
 import { checkCredential, loadCredential, type Credential } from './credential.js'
@@ -7,6 +8,8 @@ import { ActionError, InputError } from './errors.js'
 import { readSettings } from './inputs.js'
 import { createLog, type Log } from './log.js'
 import { DEFAULT_RETRY_POLICY, realRetryDeps, type RetryPolicy } from './retry.js'
+import type { ServiceConfig } from './service/config.js'
+import { startService, STATE_NAME, type ServiceState } from './service/start.js'
 import { summarise, summariseAssertion, type SummaryRow } from './summary.js'
 import { exchangeToken, isToken, requestToken } from './token.js'
 
@@ -28,7 +31,10 @@ export async function run(options: RunOptions = {}): Promise<void> {
     const settings = readSettings()
     // Without the runner's files, core would print outputs as `::set-output` commands instead.
     requireRunnerFile('GITHUB_OUTPUT')
-    if (settings.exportVariable !== undefined) requireRunnerFile('GITHUB_ENV')
+    if (settings.exportVariable !== undefined || settings.identityEndpoint) {
+      requireRunnerFile('GITHUB_ENV')
+    }
+    if (settings.identityEndpoint) requireRunnerFile('GITHUB_STATE')
     const now = options.now ?? (() => new Date())
     // One time budget for the whole step: the token request and the exchange share it.
     const deps = realRetryDeps(options.policy ?? DEFAULT_RETRY_POLICY, log.info)
@@ -38,6 +44,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
     let outputAssertion: () => Promise<string>
     let onClockSkew: ((offsetMs: number) => void) | undefined
     let clockOffsetMs = 0
+    // What the token service signs with, once the first token has shown that it works.
+    let serviceCredential: () => Pick<ServiceConfig, 'certificate' | 'oidc'>
     if (settings.credential.kind === 'certificate') {
       const source = settings.credential
       // Masked by readSettings; kept here so no message can quote it either.
@@ -64,6 +72,17 @@ export async function run(options: RunOptions = {}): Promise<void> {
       }
       // For later steps: a fresh assertion (its own jti), on the server's time if it was measured.
       outputAssertion = async () => mask(await signAssertion(loaded, { ...signing, clockOffsetMs }))
+      serviceCredential = () => ({
+        certificate: {
+          keyPem: loaded.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+          chain: loaded.chainDer.map((der) => der.toString('base64')),
+          audience,
+          algorithm,
+          sendX5c,
+          lifetimeSeconds,
+          clockOffsetMs
+        }
+      })
     } else {
       const audience = settings.credential.audience
       if (
@@ -81,6 +100,13 @@ export async function run(options: RunOptions = {}): Promise<void> {
         (idToken = describeAssertion(log, mask(await getIdToken(audience, timeoutMs))))
       // The GitHub OIDC token is the client assertion itself: the one just sent, or a new one.
       outputAssertion = async () => idToken ?? (await assertion(deps.policy.attemptTimeoutMs))
+      serviceCredential = () => ({
+        oidc: {
+          requestUrl: process.env.ACTIONS_ID_TOKEN_REQUEST_URL!,
+          requestToken: process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN!,
+          audience
+        }
+      })
     }
 
     if (settings.assertionOnly) {
@@ -128,6 +154,47 @@ export async function run(options: RunOptions = {}): Promise<void> {
       core.exportVariable(settings.exportVariable, token.accessToken)
       log.info(`Exported the token as $${settings.exportVariable} for later steps.`)
     }
+    if (settings.identityEndpoint) {
+      // The main step's token, held by the service for the resource of its scope (Entra's form).
+      const resource = settings.scope.endsWith('/.default')
+        ? settings.scope.slice(0, -'/.default'.length)
+        : undefined
+      const service = await startService(
+        {
+          clientId: settings.clientId,
+          tokenEndpoint: settings.tokenEndpoint,
+          ...serviceCredential(),
+          seed:
+            resource === undefined
+              ? undefined
+              : {
+                  resource,
+                  accessToken: token.accessToken,
+                  tokenType: token.tokenType,
+                  expiresOn: token.expiresOn.getTime()
+                },
+          watchPid: process.ppid
+        },
+        process.env.RUNNER_TEMP ?? tmpdir(),
+        resource
+      )
+      mask(service.header)
+      mask(service.msiEndpoint)
+      core.exportVariable('IDENTITY_ENDPOINT', service.endpoint)
+      core.exportVariable('IDENTITY_HEADER', service.header)
+      core.setOutput('identity-endpoint', service.endpoint)
+      core.setOutput('msi-endpoint', service.msiEndpoint)
+      const state: ServiceState = {
+        pid: service.pid,
+        port: service.port,
+        stopKey: service.stopKey,
+        logFile: service.logFile
+      }
+      core.saveState(STATE_NAME, JSON.stringify(state))
+      log.info(
+        `Serving fresh tokens to later steps at ${service.endpoint} (IDENTITY_ENDPOINT and IDENTITY_HEADER); the post step stops it.`
+      )
+    }
     writeSummary('Access token', summarise(settings, token, credential))
   } catch (error) {
     log.fail(describe(error))
@@ -148,7 +215,7 @@ async function setAssertionOutputs(sign: () => Promise<string>): Promise<string>
 }
 
 /** Refuses to run where an output would be printed rather than written to the runner's file. */
-function requireRunnerFile(name: 'GITHUB_OUTPUT' | 'GITHUB_ENV'): void {
+function requireRunnerFile(name: 'GITHUB_OUTPUT' | 'GITHUB_ENV' | 'GITHUB_STATE'): void {
   if (!process.env[name]) {
     throw new ActionError(
       `${name} is not set: run this action on a GitHub Actions runner (v2.327.1 or later, for node24). The token is written to the runner's files, never printed.`

@@ -59,6 +59,7 @@ import {
  * @property {{ keyPem: string, certPem: string }} [tls] serve HTTPS with this certificate.
  * @property {string[]} [resources] resources known in every tenant (apps' client IDs are too).
  * @property {number} [maxSkewSeconds] clock skew allowed on exp, nbf and iat; default 300.
+ * @property {number} [tokenLifetime] seconds the access tokens live; default 3599.
  * @property {() => number} [now] the server's clock, in ms; default Date.now. When set, every
  *   answer's `Date` header comes from it too, as a server's own clock would write it.
  * @property {boolean} [refuseReplayedJti] refuse a certificate assertion whose `jti` was accepted
@@ -297,7 +298,8 @@ export async function startEntraServer(options) {
     }
 
     const time = now()
-    const exp = time + TOKEN_LIFETIME
+    const lifetime = options.tokenLifetime ?? TOKEN_LIFETIME
+    const exp = time + lifetime
     const accessToken = await new SignJWT({
       aud: resource,
       iss: `https://sts.windows.net/${app.tenantId}/`,
@@ -321,8 +323,8 @@ export async function startEntraServer(options) {
     tokens.set(accessToken, { aud: resource, exp })
     send(res, 200, {
       token_type: 'Bearer',
-      expires_in: TOKEN_LIFETIME,
-      ext_expires_in: TOKEN_LIFETIME,
+      expires_in: lifetime,
+      ext_expires_in: lifetime,
       access_token: accessToken
     })
   }

@@ -17,6 +17,7 @@ export const ACTION = join(ROOT, 'dist', 'index.js')
  * @property {string} stderr
  * @property {Record<string, string>} outputs step outputs from the GITHUB_OUTPUT file
  * @property {Record<string, string>} exported variables exported through the GITHUB_ENV file
+ * @property {Record<string, string>} state values saved for the post step (GITHUB_STATE)
  * @property {string} summary the job summary Markdown (GITHUB_STEP_SUMMARY)
  * @property {string[]} masked values the step asked the runner to mask (`::add-mask::`)
  * @property {string} log the log as the runner would show it: commands consumed, masked values replaced by ***
@@ -76,6 +77,7 @@ export async function runAction(inputs, options = {}) {
       stderr,
       outputs: parseFileCommand(readFileSync(join(dir, 'output'), 'utf8')),
       exported: parseFileCommand(readFileSync(join(dir, 'env'), 'utf8')),
+      state: parseFileCommand(readFileSync(join(dir, 'state'), 'utf8')),
       summary: readFileSync(join(dir, 'summary'), 'utf8'),
       masked,
       log: runnerLog(stdout + stderr, masked),
@@ -124,7 +126,8 @@ export function spawnNode(args, env, timeoutMs) {
 export function parseFileCommand(text) {
   /** @type {Record<string, string>} */
   const result = {}
-  const lines = text.split('\n')
+  // @actions/core ends lines with os.EOL: CRLF on Windows.
+  const lines = text.split(/\r?\n/)
   for (let i = 0; i < lines.length; i++) {
     const m = /^([^<]+)<<(.+)$/.exec(lines[i])
     if (!m) continue

@@ -1,0 +1,301 @@
+// identity-endpoint end to end, as the runner runs it: the main step (dist/index.js) starts the
+// token service and ends; later steps, separate processes that read GITHUB_ENV, sign in with real
+// client libraries (@azure/identity, msal-node, Python's azure-identity); then the post step
+// (dist/post.js), with the STATE_* value the runner passes, stops it. Against the Entra-like
+// HTTPS server, which checks every assertion as Entra does.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFile, spawnSync } from 'node:child_process'
+import { createHash, randomUUID } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { makeCert, makeTlsCert } from './support/certs.js'
+import { startEntraServer } from './support/entra-server.js'
+import { ROOT, runAction, spawnNode, type ActionRun } from './support/run-action.js'
+
+type Server = Awaited<ReturnType<typeof startEntraServer>>
+
+const CLIENT = randomUUID()
+const TENANT = randomUUID()
+const dir = mkdtempSync(join(tmpdir(), 'identity-endpoint-'))
+const tls = makeTlsCert(dir)
+const cert = makeCert({ commonName: 'identity endpoint app' })
+const PYTHON = '/usr/bin/python3'
+const hasAzureIdentity =
+  existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import azure.identity']).status === 0
+const RESOURCES = [
+  'https://graph.microsoft.com',
+  'https://vault.azure.net',
+  'https://management.core.windows.net/'
+]
+
+let server: Server
+let shortLived: Server
+
+beforeAll(async () => {
+  const app = { clientId: CLIENT, tenantId: TENANT, certificates: [cert.cert] }
+  const options = {
+    apps: [app],
+    tls: { keyPem: tls.keyPem, certPem: tls.certPem },
+    resources: RESOURCES
+  }
+  server = await startEntraServer(options)
+  // Tokens that live 2 s: every request finds the last one too close to its end (under 5 min).
+  shortLived = await startEntraServer({ ...options, tokenLifetime: 2 })
+})
+afterAll(async () => {
+  await server.close()
+  await shortLived.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+interface Started {
+  main: ActionRun
+  temp: string
+  endpoint: string
+  header: string
+  state: string
+  pid: number
+  port: number
+  /** The environment a later step gets: the runner's, with what the main step exported. */
+  stepEnv: Record<string, string | undefined>
+}
+
+/** The main step with identity-endpoint, as the runner runs it. */
+async function start(
+  on: Server = server,
+  extra: Record<string, string> = {},
+  env: Record<string, string> = {}
+): Promise<Started> {
+  const temp = mkdtempSync(join(dir, 'runner-temp-'))
+  const main = await runAction(
+    {
+      'client-id': CLIENT,
+      'tenant-id': TENANT,
+      'authority-host': on.url,
+      certificate: cert.keyPem + cert.certPem,
+      scope: 'https://graph.microsoft.com/.default',
+      'identity-endpoint': 'true',
+      ...extra
+    },
+    {
+      env: {
+        NODE_EXTRA_CA_CERTS: tls.caFile,
+        RUNNER_TEMP: temp,
+        RUNNER_TRACKING_ID: `github_${randomUUID()}`,
+        ...env
+      }
+    }
+  )
+  expect(main.errors).toEqual([])
+  expect(main.code).toBe(0)
+  const state = main.state['identity-endpoint']
+  const { pid, port } = JSON.parse(state) as { pid: number; port: number }
+  return {
+    main,
+    temp,
+    endpoint: main.exported.IDENTITY_ENDPOINT,
+    header: main.exported.IDENTITY_HEADER,
+    state,
+    pid,
+    port,
+    stepEnv: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_EXTRA_CA_CERTS: tls.caFile,
+      ...main.exported
+    }
+  }
+}
+
+/** The post step, with the state the runner passes. */
+async function post(started: Started) {
+  const summary = join(started.temp, 'post-summary.md')
+  writeFileSync(summary, '')
+  const run = await spawnNode(
+    [join(ROOT, 'dist', 'post.js')],
+    {
+      PATH: process.env.PATH,
+      'STATE_identity-endpoint': started.state,
+      GITHUB_STEP_SUMMARY: summary
+    },
+    30_000
+  )
+  return { ...run, summary: readFileSync(summary, 'utf8') }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.on('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.on('error', () => resolve(false))
+  })
+}
+
+/** One raw request to the service; its status and body. */
+function ask(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET'
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method, headers, setHost: false },
+      (res) => {
+        let body = ''
+        res.on('data', (chunk: Buffer) => (body += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      }
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** Runs a program other than node, as a later step would, and returns what it printed. */
+function spawnProgram(
+  program: string,
+  args: string[],
+  env: Record<string, string | undefined>
+): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(program, args, { env: env as NodeJS.ProcessEnv, timeout: 60_000 }, (error, stdout) =>
+      error && !stdout ? reject(error) : resolve({ stdout })
+    )
+  })
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
+
+/** A later step: a client library in its own process. */
+async function client(
+  started: Started,
+  kind: 'managed-identity-credential' | 'default-azure-credential' | 'msal-node' | 'python',
+  resources: string[]
+): Promise<{ resource: string; sha256: string; expiresOn: number }[]> {
+  const args =
+    kind === 'python'
+      ? [join(ROOT, '__tests__', 'support', 'mi_client.py'), ...resources]
+      : [join(ROOT, '__tests__', 'support', 'mi-clients.mjs'), kind, ...resources]
+  // Asynchronous, as the token server runs in this process.
+  const { stdout: output } = await (kind === 'python'
+    ? spawnProgram(PYTHON, args, started.stepEnv)
+    : spawnNode(args, started.stepEnv, 60_000))
+  return output
+    .trim()
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('error:')) throw new Error(line)
+      return JSON.parse(line) as { resource: string; sha256: string; expiresOn: number }
+    })
+}
+
+describe('identity-endpoint: the token service for later steps', () => {
+  it('serves tokens for two resources to each real client, and the post step stops it and reports', async () => {
+    const started = await start()
+    // The main step has exited and released its pipes (runAction waits for both), while the
+    // service it started answers.
+    expect(isRunning(started.pid)).toBe(true)
+    expect(started.endpoint).toBe(`http://127.0.0.1:${started.port}/msi/token`)
+    expect(started.main.masked).toContain(started.header)
+    expect(started.main.outputs['identity-endpoint']).toBe(started.endpoint)
+
+    const kinds = ['managed-identity-credential', 'default-azure-credential', 'msal-node'] as const
+    for (const kind of kinds) {
+      const tokens = await client(started, kind, RESOURCES.slice(1))
+      expect(tokens.map((t) => t.resource)).toEqual(RESOURCES.slice(1))
+      for (const token of tokens) {
+        expect(server.issued.map(sha256)).toContain(token.sha256)
+        expect(token.expiresOn).toBeGreaterThan(Date.now() + 3000_000)
+      }
+    }
+    // Each resource was asked of the token server once; the main step's Graph token is served
+    // from memory.
+    const scopes = server.requests.filter((r) => r.form.scope).map((r) => r.form.scope)
+    expect(scopes.filter((s) => s === 'https://vault.azure.net/.default')).toHaveLength(1)
+    // Kept as each client sends it: @azure/identity drops the trailing slash, msal-node keeps it.
+    const arm = scopes.filter((s) => s.startsWith('https://management.core.windows.net'))
+    expect(arm.sort()).toEqual([
+      'https://management.core.windows.net/.default',
+      'https://management.core.windows.net//.default'
+    ])
+
+    const stopped = await post(started)
+    expect(stopped.code).toBe(0)
+    expect(stopped.stdout).toMatch(
+      /^Stopped the token service for 'identity-endpoint': it served 1 token for https:\/\/graph\.microsoft\.com \(1 from the token server\); 3 tokens for https:\/\/vault\.azure\.net \(1 from the token server\); \d tokens? for https:\/\/management\.core\.windows\.net\/? \(1 from the token server\); \d tokens? for https:\/\/management\.core\.windows\.net\/? \(1 from the token server\)\.$/m
+    )
+    expect(stopped.summary).toContain('<h3>Token service (identity-endpoint)</h3>')
+    expect(isRunning(started.pid)).toBe(false)
+    expect(await listening(started.port)).toBe(false)
+  })
+
+  it('serves Python azure-identity (Debian python3-azure)', async () => {
+    if (!hasAzureIdentity) {
+      // .ci/run installs python3-azure; a machine without it cannot run this client.
+      console.warn('python3-azure is not installed: the azure-identity client was not run')
+      return
+    }
+    const started = await start()
+    try {
+      const tokens = await client(started, 'python', RESOURCES.slice(0, 2))
+      expect(tokens.map((t) => t.resource)).toEqual(RESOURCES.slice(0, 2))
+      for (const token of tokens) expect(server.issued.map(sha256)).toContain(token.sha256)
+    } finally {
+      await post(started)
+    }
+  })
+
+  it('renews a token that has less than five minutes left, and shares one request among concurrent callers', async () => {
+    const started = await start(shortLived)
+    try {
+      const asked = () =>
+        shortLived.requests.filter((r) => r.form.scope === 'https://vault.azure.net/.default')
+          .length
+      const query = `/msi/token?resource=${encodeURIComponent('https://vault.azure.net')}&api-version=2019-08-01`
+      const headers = { 'X-IDENTITY-HEADER': started.header, Host: `127.0.0.1:${started.port}` }
+      const together = await Promise.all(
+        Array.from({ length: 8 }, () => ask(started.port, query, headers))
+      )
+      expect(together.map((a) => a.status)).toEqual(Array(8).fill(200))
+      const first = JSON.parse(together[0].body) as Record<string, string>
+      expect(new Set(together.map((a) => JSON.parse(a.body).access_token)).size).toBe(1)
+      expect(asked()).toBe(1)
+      // After the first token's lifetime, a client still gets a valid one: a new one.
+      await new Promise((resolve) => setTimeout(resolve, 2500))
+      const later = JSON.parse((await ask(started.port, query, headers)).body) as Record<
+        string,
+        string
+      >
+      expect(asked()).toBe(2)
+      expect(later.access_token).not.toBe(first.access_token)
+      expect(Number(later.expires_on) * 1000).toBeGreaterThan(Date.now())
+      expect(Object.keys(later).sort()).toEqual([
+        'access_token',
+        'client_id',
+        'expires_on',
+        'resource',
+        'token_type'
+      ])
+      expect(later.client_id).toBe(CLIENT)
+      expect(later.resource).toBe('https://vault.azure.net')
+    } finally {
+      await post(started)
+    }
+  })
+})

@@ -1,0 +1,143 @@
+/**
+ * The `post:` step (`dist/post.js`): stops the token service that `identity-endpoint` started, and
+ * says in one line and in the job summary what it served. Without a service it does nothing and
+ * prints nothing.
+ */
+import * as core from '@actions/core'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { createLog } from './log.js'
+import { escapeHtml } from './summary.js'
+import type { StopReport } from './service/server.js'
+import { STOP_PATH } from './service/protocol.js'
+import { STATE_NAME, type ServiceState } from './service/start.js'
+
+/** How long the service may take to answer the stop request, and then to exit. */
+const STOP_TIMEOUT_MS = 5_000
+/** Most lines of the service's log shown when it failed. */
+const MAX_LOG_LINES = 50
+
+export async function post(): Promise<void> {
+  const saved = core.getState(STATE_NAME)
+  if (!saved) return
+  const log = createLog()
+  try {
+    const state = JSON.parse(saved) as ServiceState
+    log.secret(state.stopKey)
+    const report = await stop(state)
+    await waitForExit(state.pid)
+    if (!report) {
+      log.warning(
+        `The token service for 'identity-endpoint' had stopped before the end of the job: steps after that got no token from it. Its log:`
+      )
+      showLog(state.logFile, log.info)
+      return
+    }
+    const served = Object.entries(report.resources)
+    const words = served.map(
+      ([resource, r]) =>
+        `${r.served} token${r.served === 1 ? '' : 's'} for ${resource} (${r.obtained} from the token server${r.failed ? `, ${r.failed} failed` : ''})`
+    )
+    log.info(
+      `Stopped the token service for 'identity-endpoint': it served ${words.length ? words.join('; ') : 'no tokens'}.`
+    )
+    for (const failure of report.failures) log.warning(`The token service: ${failure}`)
+    writeSummary(served, report.failures)
+  } catch {
+    log.warning("Could not read the state of the token service for 'identity-endpoint'.")
+  }
+}
+
+/** Asks the service to stop; its report, or undefined when it does not answer. */
+function stop(state: ServiceState): Promise<StopReport | undefined> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: state.port,
+        path: STOP_PATH,
+        method: 'POST',
+        headers: { 'X-Stop-Key': state.stopKey },
+        timeout: STOP_TIMEOUT_MS
+      },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          if (body.length < 256 * 1024) body += chunk
+        })
+        res.on('end', () => {
+          try {
+            resolve(res.statusCode === 200 ? (JSON.parse(body) as StopReport) : undefined)
+          } catch {
+            resolve(undefined)
+          }
+        })
+      }
+    )
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(undefined))
+    req.end()
+  })
+}
+
+/** Waits for the service to exit, and ends it if it does not. */
+async function waitForExit(pid: number): Promise<void> {
+  const until = Date.now() + STOP_TIMEOUT_MS
+  while (Date.now() < until) {
+    if (!isRunning(pid)) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  try {
+    process.kill(pid)
+  } catch {
+    // gone meanwhile
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The service's own log, each line escaped by the log. */
+function showLog(file: string, print: (line: string) => void): void {
+  if (!existsSync(file)) {
+    print('(no log)')
+    return
+  }
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
+  for (const line of lines.slice(-MAX_LOG_LINES)) print(`  ${line}`)
+}
+
+function writeSummary(
+  served: [string, StopReport['resources'][string]][],
+  failures: string[]
+): void {
+  const file = process.env.GITHUB_STEP_SUMMARY
+  if (!file) return
+  core.summary.addHeading('Token service (identity-endpoint)', 3).addTable([
+    [
+      { data: 'Resource', header: true },
+      { data: 'Tokens served', header: true },
+      { data: 'From the token server', header: true },
+      { data: 'Failed', header: true }
+    ],
+    ...served.map(([resource, r]) => [
+      escapeHtml(resource),
+      String(r.served),
+      String(r.obtained),
+      String(r.failed)
+    ])
+  ])
+  if (failures.length) core.summary.addList(failures.map(escapeHtml))
+  const text = core.summary.stringify()
+  core.summary.emptyBuffer()
+  appendFileSync(file, text)
+}
+
+void post()
