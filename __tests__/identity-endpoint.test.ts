@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile, spawnSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -297,5 +297,182 @@ describe('identity-endpoint: the token service for later steps', () => {
     } finally {
       await post(started)
     }
+  })
+})
+
+describe('identity-endpoint: refusals', () => {
+  let started: Started
+  let good: Record<string, string>
+  const vault = `resource=${encodeURIComponent('https://vault.azure.net')}`
+  beforeAll(async () => {
+    started = await start()
+    good = { 'X-IDENTITY-HEADER': started.header, Host: `127.0.0.1:${started.port}` }
+  })
+  afterAll(async () => {
+    await post(started)
+  })
+  const tokenPath = (query: string): string => `/msi/token?api-version=2019-08-01&${query}`
+  const description = (body: string): string =>
+    (JSON.parse(body) as { error_description: string }).error_description
+
+  it('answers a request without the header, or with a wrong one, with 401 and nothing else', async () => {
+    const { Host } = good
+    const wrong: Record<string, string>[] = [
+      { Host },
+      { Host, 'X-IDENTITY-HEADER': `${started.header}x` }
+    ]
+    for (const headers of wrong) {
+      expect(await ask(started.port, tokenPath(vault), headers)).toEqual({ status: 401, body: '' })
+    }
+  })
+
+  it('refuses another Host (DNS rebinding) and a relayed request', async () => {
+    const rebound = await ask(started.port, tokenPath(vault), { ...good, Host: 'evil.test' })
+    expect(rebound.status).toBe(421)
+    expect(description(rebound.body)).toBe(`Host must be 127.0.0.1:${started.port}.`)
+    const relayed = await ask(started.port, tokenPath(vault), {
+      ...good,
+      'X-Forwarded-For': '203.0.113.7'
+    })
+    expect(relayed.status).toBe(403)
+    expect(description(relayed.body)).toBe(
+      'Relayed requests (X-Forwarded-For, Forwarded) are refused.'
+    )
+  })
+
+  it.each(['client_id=00000000-0000-0000-0000-000000000000', 'principal_id=x', 'mi_res_id=x'])(
+    'refuses another identity (%s): this endpoint serves one app',
+    async (identity) => {
+      const answer = await ask(started.port, tokenPath(`${vault}&${identity}`), good)
+      expect(answer.status).toBe(400)
+      expect(description(answer.body)).toMatch(
+        new RegExp(`^This endpoint serves one app, client ID ${CLIENT}: ask without `)
+      )
+    }
+  )
+
+  it('serves the app by its own client_id', async () => {
+    const answer = await ask(started.port, tokenPath(`${vault}&client_id=${CLIENT}`), good)
+    expect(answer.status).toBe(200)
+  })
+
+  it("passes on the token server's explanation of a resource it refuses, redacted", async () => {
+    const answer = await ask(started.port, tokenPath('resource=https://unknown.example'), good)
+    expect(answer.status).toBe(400)
+    expect(description(answer.body)).toMatch(
+      /^No token for https:\/\/unknown\.example: Token request to https:\/\/127\.0\.0\.1:\d+\/[\w-]+\/oauth2\/v2\.0\/token failed: HTTP 400 invalid_resource\. AADSTS500011: /
+    )
+    expect(answer.body).not.toMatch(/eyJ/)
+  })
+
+  it('refuses oversized requests, a body, and another method', async () => {
+    const long = await ask(started.port, tokenPath(`${vault}&x=${'a'.repeat(3000)}`), good)
+    expect(long.status).toBe(414)
+    const huge = await ask(started.port, tokenPath(vault), { ...good, 'X-Pad': 'a'.repeat(20_000) })
+    expect(huge.status).toBe(431)
+    const withBody = await ask(started.port, tokenPath(vault), { ...good, 'Content-Length': '0' })
+    expect(withBody.status).toBe(200)
+    const posted = await ask(started.port, tokenPath(vault), good, 'POST')
+    expect(posted.status).toBe(405)
+  })
+
+  it("answers Terraform's IMDS shape at the URL with a secret path, with expires_in", async () => {
+    const url = new URL(started.main.outputs['msi-endpoint'])
+    expect(started.main.masked).toContain(started.main.outputs['msi-endpoint'])
+    const path = `${url.pathname}?api-version=2018-02-01&${vault}`
+    const host = { Host: good.Host }
+    const answer = await ask(started.port, path, { ...host, Metadata: 'true' })
+    expect(answer.status).toBe(200)
+    const body = JSON.parse(answer.body) as Record<string, string>
+    expect(Number(body.expires_in)).toBeGreaterThan(3000)
+    expect(await ask(started.port, path, host)).toMatchObject({ status: 400 })
+    const wrong = path.replace(/^\/[^/]+/, '/not-the-secret')
+    expect(await ask(started.port, wrong, { ...host, Metadata: 'true' })).toEqual({
+      status: 401,
+      body: ''
+    })
+  })
+})
+
+describe('identity-endpoint: what it leaves and what it holds', () => {
+  it('writes no key, token or header to its log, and the post step shows none', async () => {
+    const started = await start()
+    const tokens = await client(started, 'msal-node', ['https://vault.azure.net'])
+    expect(tokens).toHaveLength(1)
+    const keyLines = cert.keyPem.split('\n').filter((l) => l.length > 40)
+    const secrets = [started.header, ...keyLines, ...server.issued.slice(-3)]
+    const stopped = await post(started)
+    const logs = readdirSync(started.temp).filter((f) => f.startsWith('identity-endpoint-'))
+    expect(logs).toHaveLength(1)
+    const log = readFileSync(join(started.temp, logs[0]), 'utf8')
+    expect(log).toMatch(/Got a token for https:\/\/vault\.azure\.net; it expires at /)
+    for (const text of [log, stopped.stdout, stopped.summary]) {
+      for (const secret of secrets) expect(text).not.toContain(secret.slice(0, 16))
+    }
+  })
+
+  // /proc exists on Linux only; the environment and the command line are checked there.
+  const linuxOnly = process.platform === 'linux' ? it : it.skip
+  linuxOnly(
+    '(Linux: /proc) has a command line and an environment without secrets or inputs',
+    async () => {
+      const started = await start()
+      try {
+        const cmdline = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0')
+        expect(cmdline.slice(1).filter(Boolean)).toEqual([join(ROOT, 'dist', 'service.js')])
+        const environ = readFileSync(`/proc/${started.pid}/environ`, 'utf8').split('\0')
+        const names = environ.filter(Boolean).map((v) => v.slice(0, v.indexOf('=')))
+        expect(names.filter((n) => n.startsWith('INPUT_'))).toEqual([])
+        expect(names).toContain('RUNNER_TRACKING_ID')
+        const text = environ.join('\n')
+        for (const secret of [
+          started.header,
+          ...cert.keyPem.split('\n').filter((l) => l.length > 40)
+        ]) {
+          expect(text).not.toContain(secret)
+        }
+      } finally {
+        await post(started)
+      }
+    }
+  )
+
+  it('reports a service that was killed mid-job: clients get a clear failure, the post step says so', async () => {
+    const started = await start()
+    process.kill(started.pid, 'SIGKILL')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await expect(client(started, 'msal-node', ['https://vault.azure.net'])).rejects.toThrow(
+      /^error: /
+    )
+    const stopped = await post(started)
+    expect(stopped.code).toBe(0)
+    expect(stopped.stdout).toContain(
+      "::warning::The token service for 'identity-endpoint' had stopped before the end of the job: steps after that got no token from it. Its log:"
+    )
+    expect(stopped.stdout).toMatch(/Listening on 127\.0\.0\.1:\d+ for /)
+  })
+
+  it('starts nothing and exports nothing without identity-endpoint, and the post step prints nothing', async () => {
+    const temp = mkdtempSync(join(dir, 'runner-temp-'))
+    const main = await runAction(
+      {
+        'client-id': CLIENT,
+        'tenant-id': TENANT,
+        'authority-host': server.url,
+        certificate: cert.keyPem + cert.certPem,
+        scope: 'https://graph.microsoft.com/.default'
+      },
+      { env: { NODE_EXTRA_CA_CERTS: tls.caFile, RUNNER_TEMP: temp } }
+    )
+    expect(main.code).toBe(0)
+    expect(main.exported).toEqual({})
+    expect(main.state).toEqual({})
+    expect(readdirSync(temp)).toEqual([])
+    const stopped = await spawnNode(
+      [join(ROOT, 'dist', 'post.js')],
+      { PATH: process.env.PATH },
+      30_000
+    )
+    expect(stopped).toMatchObject({ code: 0, stdout: '', stderr: '' })
   })
 })
