@@ -46,7 +46,9 @@ const TARGETS = {
   wallVsMsal: 0.5,
   loadedBytes: 100 * KIB,
   distBytes: 300 * KIB,
-  extraRssOverFloor: 10 * MIB
+  extraRssOverFloor: 10 * MIB,
+  /** With identity-endpoint, the main step may take this much longer (it starts the service). */
+  identityEndpointExtraMs: 150
 }
 
 const options = readOptions()
@@ -89,10 +91,12 @@ try {
   const [action, floor, msal] = contenders
   const results = summarise(action, floor, msal)
   const machine = describeMachine()
+  const service = await measureIdentityEndpoint(runner, action)
   console.log(`\n${markdownTable(results, machine)}`)
+  console.log(`\n${service.text}`)
   console.log(`\n${detail(contenders)}`)
   console.log(`\n${describeRequests(server, contenders)}`)
-  const failed = printTargets(results)
+  const failed = printTargets(results) || service.extraMs > TARGETS.identityEndpointExtraMs
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   console.log(`\nThe bench took ${seconds.toFixed(1)} s.`)
   if (options.check && failed) process.exitCode = 1
@@ -182,7 +186,7 @@ function bundleMsal(out) {
  * @param {import('./bench/server.mjs').TokenServer} server
  * @param {string} dir scratch folder
  * @param {string} caFile the token server's certificate, for NODE_EXTRA_CA_CERTS
- * @returns {(contender: Contender) => Promise<Sample>}
+ * @returns {(contender: Contender, extra?: Record<string, string>) => Promise<Sample>}
  */
 function makeRunner(server, dir, caFile) {
   const certificate = makeCert({ commonName: 'certificate-token-action bench' })
@@ -216,11 +220,19 @@ function makeRunner(server, dir, caFile) {
   }
   for (const [name, value] of Object.entries(inputs)) baseEnv[`INPUT_${name.toUpperCase()}`] = value
 
-  return async (contender) => {
+  return async (contender, extra = {}) => {
     for (const file of [...Object.values(files), usageFile]) writeFileSync(file, '')
     const requestsBefore = server.requests.length
-    const env = { ...baseEnv, 'INPUT_CLIENT-ID': contender.clientId }
+    const env = { ...baseEnv, 'INPUT_CLIENT-ID': contender.clientId, ...extra }
     const run = await timeChild(options.node, ['--require', preload, contender.script], env)
+    // A token service started by the run (identity-endpoint) is stopped by the post step, untimed.
+    const state = parseFileCommand(readFileSync(files.GITHUB_STATE, 'utf8'))['identity-endpoint']
+    if (state) {
+      await timeChild(options.node, [join(DIST, 'post.js')], {
+        PATH: process.env.PATH,
+        'STATE_identity-endpoint': state
+      })
+    }
 
     const fail = (/** @type {string} */ why) => {
       const printed = `${run.stdout}${run.stderr}`.trim().replace(/^/gm, '    ')
@@ -238,6 +250,42 @@ function makeRunner(server, dir, caFile) {
     const { user, system, maxRSS } = JSON.parse(usage)
     return { wallMs: run.wallMs, cpuMs: (user + system) / 1000, rssBytes: maxRSS * KIB }
   }
+}
+
+/**
+ * The main step's cost of identity-endpoint: the action with and without it, paired and in
+ * rotating order, each run with identity-endpoint followed by its (untimed) post step.
+ * @param {(contender: Contender, extra?: Record<string, string>) => Promise<Sample>} runner
+ * @param {Contender} action
+ * @returns {Promise<{ text: string, extraMs: number }>}
+ */
+async function measureIdentityEndpoint(runner, action) {
+  const runs = Math.max(5, Math.min(options.runs, 15))
+  /** @type {number[]} */
+  const plain = []
+  /** @type {number[]} */
+  const served = []
+  for (let round = 0; round < runs + 1; round++) {
+    progress(`identity-endpoint: round ${round + 1} of ${runs + 1}`)
+    const pair = [
+      async () => (await runner(action)).wallMs,
+      async () => (await runner(action, { 'INPUT_IDENTITY-ENDPOINT': 'true' })).wallMs
+    ]
+    const [first, second] = round % 2 ? [pair[1], pair[0]] : pair
+    const a = await first()
+    const b = await second()
+    if (round === 0) continue // warm-up
+    plain.push(round % 2 ? b : a)
+    served.push(round % 2 ? a : b)
+  }
+  progress(`identity-endpoint: ${runs} rounds.\n`)
+  const extraMs = median(served.map((ms, i) => ms - plain[i]))
+  const met = extraMs <= TARGETS.identityEndpointExtraMs ? 'met' : 'MISSED'
+  const text =
+    `identity-endpoint (${runs} paired rounds): the main step takes ${median(plain).toFixed(0)} ms without, ` +
+    `${median(served).toFixed(0)} ms with it (starting the token service and one request to it): ` +
+    `${extraMs.toFixed(0)} ms more, target at most ${TARGETS.identityEndpointExtraMs} ms: ${met}.`
+  return { text, extraMs }
 }
 
 /**
