@@ -98,6 +98,12 @@ describe('readSettings: assertion-lifetime and assertion-only', () => {
     expect(failure().input).toBe('assertion-lifetime')
   })
 
+  it("takes action.yml's default (600), which the runner passes, without a certificate too", () => {
+    delete process.env.INPUT_CERTIFICATE
+    set({ 'assertion-lifetime': '600' })
+    expect(readSettings().assertionLifetime).toBe(600)
+  })
+
   it('needs no scope with assertion-only, and skips the scope checks', () => {
     delete process.env.INPUT_SCOPE
     set({ 'assertion-only': 'true' })

@@ -26,6 +26,7 @@ const CLIENTS = join(ROOT, '__tests__', 'support', 'assertion-clients.js')
 const PYTHON_CLIENT = join(ROOT, '__tests__', 'support', 'assertion_client.py')
 
 /** A Python 3 that has MSAL Python (Debian: python3-msal), or undefined. */
+// portable: each is tried, and the test is skipped where none has MSAL Python.
 const PYTHON_MSAL = ['python3', '/usr/bin/python3'].find((python) => {
   try {
     execFileSync(python, ['-c', 'import msal'], { stdio: 'ignore' })

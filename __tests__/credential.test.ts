@@ -22,6 +22,7 @@ import { InputError } from '../src/errors.js'
 import type { CertificateSource } from '../src/inputs.js'
 import forge from 'node-forge'
 import { makeCert, makePfx } from './support/certs.js'
+import { linuxOnly, posixOnly } from './support/platform.js'
 
 const DAY = 86_400_000
 const rsa = makeCert()
@@ -335,23 +336,29 @@ describe('readCertificateFile', () => {
   const why = (path: string, text: string): string =>
     `Input 'certificate-file': ${path} ${text}. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
 
-  it('names a missing file, a directory and a path that cannot be opened', () => {
+  it('names a missing file and a directory', () => {
     const missing = join(dir, 'missing.pem')
-    const loop = join(dir, 'loop.pem')
-    symlinkSync(loop, loop)
     expect(refusal(missing)).toBe(why(missing, 'does not exist'))
     expect(refusal(dir)).toBe(why(dir, 'is a directory'))
+  })
+
+  posixOnly('(POSIX: a self-looping symlink) names a path that cannot be opened', () => {
+    const loop = join(dir, 'loop.pem')
+    symlinkSync(loop, loop)
     expect(refusal(loop)).toBe(why(loop, 'cannot be read (ELOOP)'))
   })
 
-  it('refuses a pipe and a device at once instead of waiting on them', () => {
-    const fifo = join(dir, 'fifo.pem')
-    execFileSync('mkfifo', [fifo])
-    const text =
-      'is not a regular file (a pipe, socket or device): give the path of the PEM or PFX file itself'
-    expect(refusal(fifo)).toBe(why(fifo, text))
-    expect(refusal('/dev/zero')).toBe(why('/dev/zero', text))
-  })
+  posixOnly(
+    '(POSIX: mkfifo, /dev/zero) refuses a pipe and a device at once instead of waiting on them',
+    () => {
+      const fifo = join(dir, 'fifo.pem')
+      execFileSync('mkfifo', [fifo])
+      const text =
+        'is not a regular file (a pipe, socket or device): give the path of the PEM or PFX file itself'
+      expect(refusal(fifo)).toBe(why(fifo, text))
+      expect(refusal('/dev/zero')).toBe(why('/dev/zero', text))
+    }
+  )
 
   it('refuses a file over 4 MiB by its size, before reading it, and reads one of 4 MiB', () => {
     const big = join(dir, 'big.pem')
@@ -364,22 +371,28 @@ describe('readCertificateFile', () => {
     expect(readCertificateFile(big).length).toBe(MAX_FILE_BYTES)
   })
 
-  it('closes the file whether it reads it or refuses it', () => {
-    const good = join(dir, 'closed.pem')
-    writeFileSync(good, rsa.certPem)
-    const open = (): number => readdirSync('/proc/self/fd').length
-    const before = open()
-    for (let i = 0; i < 20; i++) {
-      readCertificateFile(good)
-      expect(() => readCertificateFile('/dev/null')).toThrow(InputError)
+  linuxOnly(
+    '(Linux: /proc/self/fd counts open files) closes the file whether it reads it or refuses it',
+    () => {
+      const good = join(dir, 'closed.pem')
+      writeFileSync(good, rsa.certPem)
+      const open = (): number => readdirSync('/proc/self/fd').length
+      const before = open()
+      for (let i = 0; i < 20; i++) {
+        readCertificateFile(good)
+        expect(() => readCertificateFile(dir)).toThrow(InputError)
+      }
+      expect(open()).toBe(before)
     }
-    expect(open()).toBe(before)
-  })
+  )
 
-  it('names the error of a file that opens but cannot be read', () => {
-    // Linux: /proc/self/mem is a regular file whose first page is not mapped.
-    expect(refusal('/proc/self/mem')).toBe(why('/proc/self/mem', 'cannot be read (EIO)'))
-  })
+  linuxOnly(
+    '(Linux: /proc/self/mem) names the error of a file that opens but cannot be read',
+    () => {
+      // /proc/self/mem is a regular file whose first page is not mapped.
+      expect(refusal('/proc/self/mem')).toBe(why('/proc/self/mem', 'cannot be read (EIO)'))
+    }
+  )
 })
 
 describe('loadCredential from PKCS#12', () => {

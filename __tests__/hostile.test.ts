@@ -12,6 +12,7 @@ import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeCert } from './support/certs.js'
+import { posixOnly } from './support/platform.js'
 import {
   answer,
   makeToken,
@@ -593,18 +594,30 @@ describe('hostile inputs', () => {
     ])
   })
 
-  it('refuses a FIFO and /dev/zero as certificate-file at once', async () => {
-    const fifo = join(dir, 'fifo')
-    execFileSync('mkfifo', [fifo])
-    for (const path of [fifo, '/dev/zero']) {
-      const outcome = await attack('ok', { certificate: '', 'certificate-file': path })
-      expectSafe(outcome)
-      expect(outcome.requests).toEqual([])
-      expect(outcome.run.errors).toEqual([
-        `Input 'certificate-file': ${path} is not a regular file (a pipe, socket or device): give the path of the PEM or PFX file itself. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
-      ])
-    }
+  it('refuses a directory as certificate-file at once', async () => {
+    const outcome = await attack('ok', { certificate: '', 'certificate-file': dir })
+    expectSafe(outcome)
+    expect(outcome.requests).toEqual([])
+    expect(outcome.run.errors).toEqual([
+      `Input 'certificate-file': ${dir} is a directory. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
+    ])
   })
+
+  posixOnly(
+    '(POSIX: mkfifo, /dev/zero) refuses a FIFO and a device as certificate-file at once',
+    async () => {
+      const fifo = join(dir, 'fifo')
+      execFileSync('mkfifo', [fifo])
+      for (const path of [fifo, '/dev/zero']) {
+        const outcome = await attack('ok', { certificate: '', 'certificate-file': path })
+        expectSafe(outcome)
+        expect(outcome.requests).toEqual([])
+        expect(outcome.run.errors).toEqual([
+          `Input 'certificate-file': ${path} is not a regular file (a pipe, socket or device): give the path of the PEM or PFX file itself. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`
+        ])
+      }
+    }
+  )
 
   it('refuses a certificate file over 4 MiB, and 100,000 BEGIN lines at once', async () => {
     const big = join(dir, 'big.pem')

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
+import { linuxOnly } from './support/platform.js'
 import { ROOT, runAction, spawnNode, type ActionRun } from './support/run-action.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
@@ -22,9 +23,10 @@ const TENANT = randomUUID()
 const dir = mkdtempSync(join(tmpdir(), 'identity-endpoint-'))
 const tls = makeTlsCert(dir)
 const cert = makeCert({ commonName: 'identity endpoint app' })
-const PYTHON = '/usr/bin/python3'
-const hasAzureIdentity =
-  existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import azure.identity']).status === 0
+/** Debian's Python, which has python3-azure (.ci/run installs it). */
+// portable: where it is absent, python3 on PATH is tried, and the test is skipped without azure-identity.
+const PYTHON = ['/usr/bin/python3'].find((python) => existsSync(python)) ?? 'python3'
+const hasAzureIdentity = spawnSync(PYTHON, ['-c', 'import azure.identity']).status === 0
 const RESOURCES = [
   'https://graph.microsoft.com',
   'https://vault.azure.net',
@@ -411,8 +413,6 @@ describe('identity-endpoint: what it leaves and what it holds', () => {
     }
   })
 
-  // /proc exists on Linux only; the environment and the command line are checked there.
-  const linuxOnly = process.platform === 'linux' ? it : it.skip
   linuxOnly(
     '(Linux: /proc) has a command line and an environment without secrets or inputs',
     async () => {

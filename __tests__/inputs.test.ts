@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { resolve } from 'node:path'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { InputError } from '../src/errors.js'
 import { isReservedVariable, readSettings } from '../src/inputs.js'
 
@@ -222,18 +223,20 @@ describe('readSettings', () => {
   it('resolves a relative certificate-file against the workspace', () => {
     delete process.env.INPUT_CERTIFICATE
     setInputs({ 'certificate-file': 'secrets/cert.pfx' })
-    const settings = readSettings({ GITHUB_WORKSPACE: '/home/runner/work/repo' })
+    const workspace = resolve('runner', 'work', 'repo')
+    const settings = readSettings({ GITHUB_WORKSPACE: workspace })
     expect(settings.credential).toMatchObject({
       kind: 'certificate',
-      certificateFile: '/home/runner/work/repo/secrets/cert.pfx'
+      certificateFile: join(workspace, 'secrets', 'cert.pfx')
     })
   })
 
   it('keeps an absolute certificate-file as it is', () => {
     delete process.env.INPUT_CERTIFICATE
-    setInputs({ 'certificate-file': '/etc/cert.pem' })
-    expect(readSettings({ GITHUB_WORKSPACE: '/w' }).credential).toMatchObject({
-      certificateFile: '/etc/cert.pem'
+    const absolute = resolve(tmpdir(), 'cert.pem')
+    setInputs({ 'certificate-file': absolute })
+    expect(readSettings({ GITHUB_WORKSPACE: resolve('w') }).credential).toMatchObject({
+      certificateFile: absolute
     })
   })
 

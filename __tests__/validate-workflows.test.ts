@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from '@jest/globals'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { ROOT, spawnNode } from './support/run-action.js'
+import { parseFileCommand, ROOT, spawnNode } from './support/run-action.js'
 
 const SCRIPT = join(ROOT, 'scripts', 'validate-workflows.mjs')
 const ACTION_YML = readFileSync(join(ROOT, 'action.yml'), 'utf8')
@@ -111,7 +111,8 @@ describe('validate-workflows', () => {
     expect(run.problems).toEqual([
       ".github/workflows/build.yml:1:1: No top-level 'permissions:': start from 'contents: read' and widen per job.",
       ".github/workflows/build.yml:8:15: 'actions/checkout@v5' is not pinned: use its full commit SHA and the version as a comment (@<sha> # vX.Y.Z).",
-      ".github/workflows/build.yml:9:15: 'actions/setup-node@249970729cb0ef3589644e2896645e5dc5ba9c38' is not pinned: use its full commit SHA and the version as a comment (@<sha> # vX.Y.Z)."
+      ".github/workflows/build.yml:9:15: 'actions/setup-node@249970729cb0ef3589644e2896645e5dc5ba9c38' is not pinned: use its full commit SHA and the version as a comment (@<sha> # vX.Y.Z).",
+      ".github/workflows/build.yml:9:15: 'actions/setup-node@249970729cb0ef3589644e2896645e5dc5ba9c38' does not run on node24: use v5 or later."
     ])
   })
 
@@ -141,5 +142,71 @@ describe('validate-workflows', () => {
     expect(run.problems).toEqual([
       'examples/graph.yml:1:1: README.md has no copy of this example: paste the file as a ```yaml block.'
     ])
+  })
+
+  it('fails a description the Marketplace would refuse (125 characters or more)', async () => {
+    const long = 'x'.repeat(125)
+    const action = ACTION_YML.replace(/^description: .*$/m, `description: '${long}'`)
+    const run = await validate(makeRepository({ 'action.yml': action }))
+    expect(run.problems).toEqual([
+      'action.yml:2:1: The description has 125 characters; the Marketplace takes at most 124.'
+    ])
+  })
+
+  it('fails an action version that does not run on node24, and an action not known to', async () => {
+    const text = workflow(
+      '- uses: actions/checkout@v4\n' +
+        '- uses: hashicorp/setup-terraform@v3\n' +
+        '- uses: someone/unknown-action@v9\n' +
+        '- uses: actions/checkout@v5\n'
+    )
+    const run = await validate(
+      makeRepository({ 'examples/terraform.yml': text, 'README.md': `\`\`\`yaml\n${text}\`\`\`\n` })
+    )
+    expect(run.problems).toEqual([
+      "examples/terraform.yml:10:15: 'actions/checkout@v4' does not run on node24: use v5 or later.",
+      "examples/terraform.yml:11:15: 'hashicorp/setup-terraform@v3' does not run on node24: use v4 or later.",
+      "examples/terraform.yml:12:15: 'someone/unknown-action' is not known to run on node24: check its action.yml (runs.using) and add it to NODE24_FROM in scripts/validate-workflows.mjs.",
+      "README.md:11:15: 'actions/checkout@v4' does not run on node24: use v5 or later.",
+      "README.md:12:15: 'hashicorp/setup-terraform@v3' does not run on node24: use v4 or later.",
+      "README.md:13:15: 'someone/unknown-action' is not known to run on node24: check its action.yml (runs.using) and add it to NODE24_FROM in scripts/validate-workflows.mjs."
+    ])
+  })
+
+  it('fails a job that can write and runs npm', async () => {
+    const text = workflow(
+      '- uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n' +
+        '- run: npm ci\n'
+    ).replace(
+      '    runs-on: ubuntu-latest\n',
+      '    runs-on: ubuntu-latest\n    permissions:\n      contents: write\n'
+    )
+    const run = await validate(makeRepository({ '.github/workflows/release.yml': text }))
+    expect(run.problems).toEqual([
+      ".github/workflows/release.yml:7:3: Job 'example' can write and runs npm (or restores its cache): run npm in a read-only job without persisted credentials, and publish in a job that runs no npm."
+    ])
+  })
+
+  it('fails a test that reads /proc or makes a FIFO outside a platform guard, and passes a guarded one', async () => {
+    // The test file, kept as a fixture: its lines would be checked here themselves.
+    const test = readFileSync(
+      join(ROOT, '__tests__', 'fixtures', 'portability', 'files.test.ts.txt'),
+      'utf8'
+    )
+    const run = await validate(makeRepository({ '__tests__/files.test.ts': test }))
+    expect(run.problems).toEqual([
+      "__tests__/files.test.ts:1:39: '/proc/' exists on some systems only: declare the test with linuxOnly or posixOnly (__tests__/support/platform.js), or build the path with node:path.",
+      "__tests__/files.test.ts:6:17: 'mkfifo' exists on some systems only: declare the test with linuxOnly or posixOnly (__tests__/support/platform.js), or build the path with node:path.",
+      "__tests__/files.test.ts:11:14: ''/home' exists on some systems only: declare the test with linuxOnly or posixOnly (__tests__/support/platform.js), or build the path with node:path."
+    ])
+  })
+})
+
+describe('file commands written with CRLF (os.EOL on Windows)', () => {
+  it('are read by the tests as with LF', () => {
+    const text =
+      'access-token<<ghadelimiter_1\r\nabc\r\nghadelimiter_1\r\nexpires-in<<ghadelimiter_2\r\n3599\r\nghadelimiter_2\r\n'
+    expect(parseFileCommand(text)).toEqual({ 'access-token': 'abc', 'expires-in': '3599' })
+    expect(parseFileCommand(text.replace(/\r\n/g, '\n'))).toEqual(parseFileCommand(text))
   })
 })

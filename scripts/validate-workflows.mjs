@@ -181,8 +181,172 @@ export async function validateRepository(root) {
     problems.push(...found)
   }
   problems.push(...checkEmbeddedExamples(sources))
+  problems.push(...checkDescription(sources[0]))
   for (const source of sources) {
-    if (source.file.startsWith('.github/workflows/')) problems.push(...checkPinning(source))
+    if (source.file.startsWith('.github/workflows/')) {
+      problems.push(...checkPinning(source), ...checkWriteJobs(lib, source))
+    }
+    if (source.kind === 'workflow') problems.push(...checkNode24(source))
+  }
+  problems.push(...checkTestPortability(root))
+  return problems
+}
+
+/** Longest `description` the Marketplace's release form takes (it refuses 125 characters). */
+const MAX_DESCRIPTION = 124
+
+/**
+ * action.yml's description must fit the Marketplace's release form, which no parser checks.
+ * @param {Source} source action.yml
+ * @returns {Problem[]}
+ */
+export function checkDescription(source) {
+  const lines = source.text.split('\n')
+  const index = lines.findIndex((line) => /^description:/.test(line))
+  const value = /^description:\s*(['"]?)(.*)\1\s*$/.exec(lines[index] ?? '')?.[2] ?? ''
+  if (value.length <= MAX_DESCRIPTION) return []
+  return [
+    {
+      file: source.file,
+      line: index + 1,
+      column: 1,
+      message: `The description has ${value.length} characters; the Marketplace takes at most ${MAX_DESCRIPTION}.`
+    }
+  ]
+}
+
+/**
+ * The first major version of each action used here, in workflows, examples or README, that runs
+ * on node24 (each one's action.yml and release notes); node20 actions are forced onto node24
+ * with a warning, then refused. Dependabot does not look at examples/ or README.md: this does.
+ */
+const NODE24_FROM = {
+  'actions/checkout': 5,
+  'actions/setup-node': 5,
+  'actions/upload-artifact': 6,
+  'github/codeql-action': 4,
+  'hashicorp/setup-terraform': 4
+}
+
+/**
+ * Every action a workflow, an example or a README block uses (but this one) must be known to run
+ * on node24 at the version it names (`@vN`, or `@<sha> # vN.x.y`).
+ * @param {Source} source
+ * @returns {Problem[]}
+ */
+export function checkNode24(source) {
+  /** @type {Problem[]} */
+  const problems = []
+  source.text.split('\n').forEach((line, index) => {
+    const uses = /^(\s*(?:-\s+)?uses:\s*)(['"]?)([^'"\s#@]+)@([^'"\s#]+)\2\s*(#.*)?$/.exec(line)
+    if (!uses || uses[3].endsWith(`/${ACTION_NAME}`)) return
+    const name = uses[3].split('/').slice(0, 2).join('/')
+    const version = /^v(\d+)/.exec(uses[4])?.[1] ?? /^#\s*v(\d+)/.exec(uses[5] ?? '')?.[1]
+    /** @type {number | undefined} */
+    const from = NODE24_FROM[/** @type {keyof typeof NODE24_FROM} */ (name)]
+    const message =
+      from === undefined
+        ? `'${name}' is not known to run on node24: check its action.yml (runs.using) and add it to NODE24_FROM in scripts/validate-workflows.mjs.`
+        : version === undefined || Number(version) < from
+          ? `'${name}@${uses[4]}' does not run on node24: use v${from} or later.`
+          : ''
+    if (message) {
+      problems.push({
+        file: source.file,
+        line: source.lineOffset + index + 1,
+        column: uses[1].length + 1 + source.columnOffset,
+        message
+      })
+    }
+  })
+  return problems
+}
+
+/**
+ * A job that can write (any `write` permission) runs no npm: install scripts and tests would run
+ * with the job's token in reach, and a restored npm cache could come from another branch.
+ * @param {Awaited<ReturnType<typeof loadLanguageService>>} lib
+ * @param {Source} source
+ * @returns {Problem[]}
+ */
+export function checkWriteJobs(lib, source) {
+  /** @type {Record<string, any>} */
+  const workflow = lib.yaml.parse(source.text) ?? {}
+  /** @param {unknown} permissions */
+  const writes = (permissions) =>
+    permissions === 'write-all' ||
+    (typeof permissions === 'object' &&
+      permissions !== null &&
+      Object.values(permissions).includes('write'))
+  /** @type {Problem[]} */
+  const problems = []
+  for (const [id, job] of Object.entries(workflow.jobs ?? {})) {
+    if (!writes(job?.permissions ?? workflow.permissions)) continue
+    /** @type {Record<string, any>[]} */
+    const steps = job?.steps ?? []
+    const npm = steps.some(
+      (step) =>
+        /(^|[\s;&|(])(npm|npx)\s/.test(String(step.run ?? '')) ||
+        String(step.with?.cache ?? '') === 'npm'
+    )
+    if (!npm) continue
+    const line = source.text.split('\n').findIndex((l) => l === `  ${id}:`) + 1
+    problems.push({
+      file: source.file,
+      line,
+      column: 3,
+      message: `Job '${id}' can write and runs npm (or restores its cache): run npm in a read-only job without persisted credentials, and publish in a job that runs no npm.`
+    })
+  }
+  return problems
+}
+
+/** What only some systems have: /proc, /dev/, FIFOs, absolute POSIX paths. */
+const POSIX_ONLY = /\/proc\/|\/dev\/|mkfifo|['"`]\/(home|etc|tmp|usr|var|opt|root|bin|w)\b/
+/** A test declared to run where it can (__tests__/support/platform.js), or a line that says why it is portable. */
+const GUARDED = /^\s*(linuxOnly|posixOnly)\(|process\.platform|\/\/ portable:/
+const DECLARATION = /^\s*(it|test|linuxOnly|posixOnly|describe)(\.each\(.*\))?\(/
+
+/**
+ * The test suite runs on Windows and macOS runners too: every line of a test that uses what only
+ * some systems have must sit in a test declared with linuxOnly or posixOnly (or say on the line,
+ * `// portable:`, why it holds everywhere).
+ * @param {string} root
+ * @returns {Problem[]}
+ */
+export function checkTestPortability(root) {
+  /** @type {Problem[]} */
+  const problems = []
+  // The checker's own test quotes what it looks for.
+  const skip = new Set([join('__tests__', 'validate-workflows.test.ts')])
+  for (const dir of ['__tests__', join('__tests__', 'support')]) {
+    const full = join(root, dir)
+    if (!existsSync(full)) continue
+    for (const name of readdirSync(full).filter((f) => /\.(ts|js|mjs)$/.test(f))) {
+      const file = join(dir, name)
+      if (skip.has(file)) continue
+      const lines = readFileSync(join(root, file), 'utf8').split('\n')
+      lines.forEach((line, index) => {
+        const hit = POSIX_ONLY.exec(line)
+        if (!hit || /^\s*(\/\/|\/\*|\*)/.test(line)) return
+        if (GUARDED.test(line) || GUARDED.test(lines[index - 1] ?? '')) return
+        // The test the line belongs to: the line itself, or the nearest declaration above it
+        // that it is indented under.
+        const indent = (/** @type {string} */ text) => /^\s*/.exec(text)?.[0].length ?? 0
+        let at = index
+        if (!DECLARATION.test(line)) {
+          do at--
+          while (at >= 0 && !(DECLARATION.test(lines[at]) && indent(lines[at]) < indent(line)))
+        }
+        if (at >= 0 && GUARDED.test(lines[at])) return
+        problems.push({
+          file: file.split('\\').join('/'),
+          line: index + 1,
+          column: hit.index + 1,
+          message: `'${hit[0]}' exists on some systems only: declare the test with linuxOnly or posixOnly (__tests__/support/platform.js), or build the path with node:path.`
+        })
+      })
+    }
   }
   return problems
 }

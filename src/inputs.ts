@@ -313,7 +313,10 @@ function readCredentialSource(env: NodeJS.ProcessEnv): CertificateSource | OidcS
  */
 function readAssertionLifetime(certificate: boolean): number {
   const value = optional('assertion-lifetime')
-  if (value === undefined) return ASSERTION_LIFETIME_SECONDS
+  // The runner passes action.yml's default (600) whenever the workflow sets nothing.
+  if (value === undefined || value === String(ASSERTION_LIFETIME_SECONDS)) {
+    return ASSERTION_LIFETIME_SECONDS
+  }
   if (!certificate) {
     throw new InputError(
       'assertion-lifetime',
