@@ -1,7 +1,7 @@
 // The BER reader on its own: each length form, the exact bytes and content it keeps, the bounds it
 // enforces (depth, length octets, end of input) and the error for each way an input is refused.
 import { describe, expect, it } from '@jest/globals'
-import { DerError, integer, items, octets, oid, parse, type Node } from '../src/der.js'
+import { DerError, integer, items, octets, oid, parse, parseFirst, type Node } from '../src/der.js'
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s/g, ''), 'hex')
 
@@ -224,5 +224,25 @@ describe('items', () => {
     expect(thrown(() => items(undefined))).toBe('expected tag 30')
     expect(thrown(() => items(parse(hex('31 00'))))).toBe('expected tag 30')
     expect(thrown(() => items(parse(hex('30 00')), 0xa0))).toBe('expected tag a0')
+  })
+})
+
+describe('parseFirst', () => {
+  it('reads the first structure and ignores what follows it, keeping its bytes as given', () => {
+    const node = parseFirst(hex('3003 020105 0000000000000000'))
+    expect(node.bytes.toString('hex')).toBe('3003020105')
+    expect(integer(items(node)[0])).toBe(5)
+  })
+
+  it('refuses a length inside a structure that runs past its parent, even into the bytes that follow', () => {
+    // The OCTET STRING claims 5 octets; its SEQUENCE holds only 3 of them, the 2 more follow it.
+    expect(thrown(() => parseFirst(hex('3005 0405 010203 0405')))).toBe('truncated')
+    expect(refusal('3005 0405 010203 0405')).toBe('truncated')
+    // An indefinite-length child must end inside its parent too.
+    expect(thrown(() => parseFirst(hex('3004 3080 0101 0000')))).toBe('truncated')
+  })
+
+  it('refuses a first structure cut short', () => {
+    expect(thrown(() => parseFirst(hex('3005 0201')))).toBe('truncated')
   })
 })

@@ -12,6 +12,7 @@ import { checkCredential, loadCredential } from '../src/credential.js'
 import type * as Der from '../src/der.js'
 import type * as Pfx from '../src/pfx.js'
 import type * as Rc2 from '../src/rc2.js'
+import { rc4 } from '../src/rc4.js'
 import { makeCert } from './support/certs.js'
 import { ROOT } from './support/run-action.js'
 
@@ -169,7 +170,9 @@ describe('the BER reader', () => {
 })
 
 describe('every corpus file, in-process', () => {
-  it.each(corpus.map((f) => [f.name, f] as const))('opens %s', (name, entry) => {
+  // RFC 9579's invalid vectors are the files that must not open.
+  const opening = corpus.filter((f) => !/^rfc9579-a[4-6]$/.test(f.name))
+  it.each(opening.map((f) => [f.name, f] as const))('opens %s', (name, entry) => {
     const result = readPfx(fixture(name), entry.password)
     if (!result.ok) throw new Error(`${name}: ${result.problem}`)
     for (const file of entry.certificates ?? []) {
@@ -213,24 +216,29 @@ describe('messages', () => {
     expect(credential.chain).toHaveLength(1)
   })
 
-  it('names an encryption it does not read', async () => {
-    const pfx = openssl('pw', '-nomac', '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES')
-    const oid3des = hex('2a864886f70d010c0103')
-    const at = pfx.indexOf(oid3des)
+  it('names an encryption it does not read by its name', async () => {
+    const pfx = openssl('pw', '-nomac')
+    const aes256 = hex('060960864801650304012a')
+    const at = pfx.indexOf(aes256)
     expect(at).toBeGreaterThan(0)
-    pfx[at + oid3des.length - 1] = 0x01 // pbeWithSHAAnd128BitRC4
+    pfx[at + aes256.length - 1] = 0x2e // AES-256-GCM
     expect(await refusal(pfx, 'pw')).toBe(
-      "The PFX in 'certificate' uses pbeWithSHAAnd128BitRC4 (1.2.840.113549.1.12.1.1), which this action does not read: export it again with AES-256 (openssl pkcs12 -export, or Windows' AES256-SHA256 option)."
+      "The PFX in 'certificate' uses AES-256-GCM (2.16.840.1.101.3.4.1.46), which this action does not read: export it again with AES-256 (openssl pkcs12 -export, or Windows' AES256-SHA256 option)."
     )
   })
 
-  it('names an unknown MAC algorithm by its OID', async () => {
-    const pfx = openssl('pw')
+  it('names a MAC digest it does not read by its name, and an unknown one by its OID', async () => {
     const sha256 = hex('0609608648016503040201')
-    const at = pfx.lastIndexOf(sha256)
-    pfx[at + sha256.length - 1] = 0x09
-    expect(await refusal(pfx, 'pw')).toBe(
-      "The PFX in 'certificate' uses OID 2.16.840.1.101.3.4.2.9, which this action does not read: export it again with AES-256 (openssl pkcs12 -export, or Windows' AES256-SHA256 option)."
+    const patched = (last: number): Buffer => {
+      const pfx = openssl('pw')
+      pfx[pfx.lastIndexOf(sha256) + sha256.length - 1] = last
+      return pfx
+    }
+    expect(await refusal(patched(0x09), 'pw')).toBe(
+      "The PFX in 'certificate' uses SHA3-384 (2.16.840.1.101.3.4.2.9), which this action does not read: export it again with AES-256 (openssl pkcs12 -export, or Windows' AES256-SHA256 option)."
+    )
+    expect(await refusal(patched(0x0b), 'pw')).toBe(
+      "The PFX in 'certificate' uses OID 2.16.840.1.101.3.4.2.11, which this action does not read: export it again with AES-256 (openssl pkcs12 -export, or Windows' AES256-SHA256 option)."
     )
   })
 
@@ -797,7 +805,7 @@ describe('hand-built PFX structures', () => {
     [
       'a key derivation other than PBKDF2',
       { kdf: '1.3.6.1.4.1.11591.4.11' },
-      { ok: false, problem: 'unsupported', detail: 'OID 1.3.6.1.4.1.11591.4.11' }
+      { ok: false, problem: 'unsupported', detail: 'scrypt (1.3.6.1.4.1.11591.4.11)' }
     ],
     [
       'RC2 under PBES2',
@@ -849,8 +857,7 @@ describe('hand-built PFX structures', () => {
   })
 
   it.each([
-    ['1.2.840.113549.1.12.1.1', 'pbeWithSHAAnd128BitRC4'],
-    ['1.2.840.113549.1.12.1.2', 'pbeWithSHAAnd40BitRC4'],
+    ['1.2.840.113549.1.5.11', 'pbeWithSHA1AndRC2-CBC'],
     ['1.2.840.113549.1.5.3', 'pbeWithMD5AndDES-CBC'],
     ['1.2.840.113549.1.5.10', 'pbeWithSHA1AndDES-CBC']
   ])('names the bag encryption %s (%s), which it does not read', (id, label) => {
@@ -862,14 +869,83 @@ describe('hand-built PFX structures', () => {
     })
   })
 
-  it('names PBMAC1 as the MAC algorithm, which it does not read', () => {
-    const pbmac1 = (): Buffer =>
-      seq(seq(seq(oidOf('1.2.840.113549.1.5.14'), NULL), octet(Buffer.alloc(32))), octet(hex('00')))
-    expect(readPfx(pfxOf([dataInfo(certBag(cert1))], pbmac1), 'pw')).toEqual({
+  /** A PBMAC1 MacData (RFC 9579): HMAC with a PBKDF2 key; `cut` shortens the MAC value. */
+  const pbmac1 =
+    (
+      password: string,
+      options: { count?: number; keyLength?: number | null; hmac?: string; cut?: number } = {}
+    ) =>
+    (authSafe: Buffer): Buffer => {
+      const { count = 2048, keyLength = 32, hmac = O.hmacSha256, cut = 0 } = options
+      const salt = Buffer.alloc(8, 7)
+      const hashName = HMAC_HASHES[hmac] ?? 'sha256'
+      const key = pbkdf2Sync(Buffer.from(password), salt, count, keyLength ?? 32, 'sha256')
+      const mac = createHmac(hashName, key).update(authSafe).digest()
+      const kdfParams = seq(
+        octet(salt),
+        int(count),
+        ...(keyLength === null ? [] : [int(keyLength)]),
+        seq(oidOf(O.hmacSha256), NULL)
+      )
+      const params = seq(seq(oidOf(O.pbkdf2), kdfParams), seq(oidOf(hmac), NULL))
+      const algorithm = seq(oidOf('1.2.840.113549.1.5.14'), params)
+      return seq(
+        seq(algorithm, octet(mac.subarray(0, mac.length - cut))),
+        octet(Buffer.from('NOT USED')),
+        int(1)
+      )
+    }
+
+  it('reads a PBMAC1 MAC (RFC 9579) with the password as UTF-8', () => {
+    const pfx = pfxOf([dataInfo(certBag(cert1))], pbmac1('pässwörd'))
+    expect(readPfx(pfx, 'pässwörd')).toEqual({ ok: true, keys: [], certificates: [cert1] })
+    expect(readPfx(pfx, 'other')).toEqual({ ok: false, problem: 'password' })
+  })
+
+  it('checks a PBMAC1 MAC with HMAC-SHA512', () => {
+    const hmac = '1.2.840.113549.2.11'
+    const pfx = pfxOf([dataInfo(certBag(cert1))], pbmac1('pw', { hmac, keyLength: 64 }))
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [], certificates: [cert1] })
+  })
+
+  it('refuses PBMAC1 without the key length RFC 9579 requires', () => {
+    const pfx = pfxOf([dataInfo(certBag(cert1))], pbmac1('pw', { keyLength: null }))
+    expect(readPfx(pfx, 'pw')).toEqual({ ok: false, problem: 'unreadable' })
+  })
+
+  it('names an HMAC PBMAC1 does not read', () => {
+    const pfx = pfxOf([dataInfo(certBag(cert1))], pbmac1('pw', { hmac: '2.16.840.1.101.3.4.2.14' }))
+    expect(readPfx(pfx, 'pw')).toEqual({
       ok: false,
       problem: 'unsupported',
-      detail: 'PBMAC1 (1.2.840.113549.1.5.14)'
+      detail: 'hmacWithSHA3-256 (2.16.840.1.101.3.4.2.14)'
     })
+  })
+
+  it('takes a MAC only in its full length: cut by one octet, or empty, it is wrong', () => {
+    for (const cut of [1, 32]) {
+      const pbmac = pfxOf([dataInfo(certBag(cert1))], pbmac1('pw', { cut }))
+      expect(readPfx(pbmac, 'pw')).toEqual({ ok: false, problem: 'password' })
+    }
+    for (const cut of [1, 19, 20]) {
+      const pfx = pfxOf([dataInfo(certBag(cert1))], macData(bmp('pw'), 1, 1, cut))
+      expect(readPfx(pfx, 'pw')).toEqual({ ok: false, problem: 'password' })
+    }
+  })
+
+  it('reads RC4 bags (pbeWithSHAAnd128BitRC4 and 40BitRC4), which derive a key and no IV', () => {
+    for (const [id, keyLength] of [
+      ['1.2.840.113549.1.12.1.1', 16],
+      ['1.2.840.113549.1.12.1.2', 5]
+    ] as const) {
+      const salt = Buffer.alloc(8, 4)
+      const key = pkcs12Kdf('sha1', 64, bmp('pw'), salt, 3, 1, keyLength)
+      const encrypted = rc4(key, key1)
+      const algorithm = seq(oidOf(id), seq(octet(salt), int(3)))
+      const pfx = pfxOf([dataInfo(shrouded(algorithm, encrypted))])
+      expect(readPfx(pfx, 'pw')).toEqual({ ok: true, keys: [key1], certificates: [] })
+      expect(readPfx(pfx, 'other')).toEqual({ ok: false, problem: 'password' })
+    }
   })
 
   it('names an unknown bag encryption by its OID', () => {

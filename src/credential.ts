@@ -1,8 +1,22 @@
-import { createHash, createPrivateKey, KeyObject, X509Certificate } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  KeyObject,
+  X509Certificate
+} from 'node:crypto'
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import type { PfxResult } from './pfx.js'
 import { InputError } from './errors.js'
-import { isKeyLabel, MIN_KEY_PIECE_LENGTH, normalize, parsePem, type PemBlock } from './pem.js'
+import { items, parse } from './der.js'
+import {
+  certificateDer,
+  isKeyLabel,
+  MIN_KEY_PIECE_LENGTH,
+  normalize,
+  parsePem,
+  type PemBlock
+} from './pem.js'
 import type { Algorithm, CertificateSource } from './inputs.js'
 
 /** The signing key and the certificate chain it belongs to. */
@@ -35,6 +49,8 @@ interface Material {
   /** Told each piece of key text (base64 lines of a key, a base64 PFX) as soon as it is read. */
   onSecret: (text: string) => void
   warnings: string[]
+  /** When the step's time runs out (epoch ms): loading a PFX stops there. */
+  deadline?: number
 }
 
 /** Days before expiry from which the action warns. */
@@ -49,7 +65,8 @@ const CLOCK_SKEW_MS = 5 * 60_000
  */
 export async function loadCredential(
   source: CertificateSource,
-  onSecret: (text: string) => void = () => {}
+  onSecret: (text: string) => void = () => {},
+  options: { deadline?: number } = {}
 ): Promise<Credential> {
   // Only a bounded number of pieces is masked: each mask costs the runner a comparison on every
   // later line of the job. A real key has a few dozen lines at most.
@@ -61,7 +78,8 @@ export async function loadCredential(
     onSecret: (text) => {
       if (masked++ < MAX_MASKED_PIECES) onSecret(text)
     },
-    warnings: []
+    warnings: [],
+    deadline: options.deadline
   }
   if (source.certificateFile !== undefined) {
     material.certificateInput = 'certificate-file'
@@ -203,13 +221,15 @@ async function addPfx(
       `Input '${input}' holds a certificate alone (DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both.`
     )
   }
-  const { readPfx } = await import('./pfx.js')
-  let pfx = readPfx(der, password)
+  const { newWork, readPfx } = await import('./pfx.js')
+  // One budget for every attempt of this load: the password as given, then trimmed.
+  const work = newWork(material.deadline)
+  let pfx = readPfx(der, password, work)
   // A secret saved from a file often ends with a line break: try the password without it.
   const trimmed = password?.trim()
   // Stryker disable next-line ConditionalExpression: no other problem depends on the password, so it comes again
   if (!pfx.ok && pfx.problem === 'password' && trimmed !== password) {
-    const retry = readPfx(der, trimmed)
+    const retry = readPfx(der, trimmed, work)
     // Stryker disable next-line ConditionalExpression: a warning pushed before the error is never shown
     if (retry.ok) material.warnings.push(trimmedWarning(`the PFX in '${input}'`))
     // Stryker disable next-line ConditionalExpression,EqualityOperator: a PFX whose MAC opens with the trimmed password but not its bags: none seen
@@ -263,6 +283,18 @@ function pfxError(failure: PfxFailure, input: string, password?: string): InputE
       `The PFX in '${input}' uses ${detail}, which this action does not read: export it again with AES-256 (openssl pkcs12 -export, or Windows' AES256-SHA256 option).`
     )
   }
+  if (problem === 'work') {
+    return new InputError(
+      input,
+      `The PFX in '${input}' asks for ${Number(detail).toLocaleString('en-US')} key derivation iterations, more work than loading a certificate may take (the action allows about 20,000,000 hash computations in all; a file with 600,000 iterations needs 4,200,000): export it again with fewer, e.g. openssl pkcs12 -export -iter 2048 (OpenSSL's default) or pk12util/certtool with their defaults.`
+    )
+  }
+  if (problem === 'time') {
+    return new InputError(
+      input,
+      `The PFX in '${input}' took longer to open than the step's time allows: export it again with fewer key derivation iterations (openssl pkcs12 -export with its default of 2048).`
+    )
+  }
   if (problem === 'iterations') {
     return new InputError(
       input,
@@ -288,10 +320,7 @@ function trimmedWarning(what: string): string {
 function addPem(material: Material, blocks: PemBlock[], password?: string): void {
   for (const block of blocks) {
     if (block.label === 'CERTIFICATE' || block.label === 'TRUSTED CERTIFICATE') {
-      material.certificates.push({
-        der: Buffer.from(block.pem.replace(/-----[^-]+-----|\s/g, ''), 'base64'),
-        input: block.input
-      })
+      material.certificates.push({ der: certificateDer(block), input: block.input })
     } else if (isKeyLabel(block.label)) {
       material.keys.push({ key: decodeKey(block, password, material.warnings), input: block.input })
     }
@@ -387,6 +416,12 @@ function assemble(material: Material): Credential {
   }
   const certificates = unique.map((c) => parseCertificate(c.der, c.input))
   const leaf = certificates.findIndex((c) => c.checkPrivateKey(privateKey))
+  if (leaf < 0 && certificates.some((c) => isPssMarked(c, privateKey))) {
+    throw new InputError(
+      where,
+      `The certificate in '${where}' holds the private key's public key, but marked for RSA-PSS signatures only (id-RSASSA-PSS, as NSS certutil --pss writes it), which token servers do not take as a client certificate: create the certificate again with a plain RSA public key (certutil without --pss; an RSA-PSS signature on the certificate itself is fine: openssl req -x509 -sigopt rsa_padding_mode:pss). The key can stay.`
+    )
+  }
   if (leaf < 0) {
     throw new InputError(
       where,
@@ -441,6 +476,22 @@ function orderChain(leaf: number, certificates: X509Certificate[]): number[] {
     chain.push(issuer)
     current = issuer
   }
+}
+
+/**
+ * Whether the certificate holds the private key's RSA public key marked for RSA-PSS only
+ * (id-RSASSA-PSS, as NSS `certutil --pss` writes it). node:crypto's checkPrivateKey compares key
+ * types too, so such a certificate never matches the plain RSA key it was made from; the public keys
+ * themselves (the SubjectPublicKeyInfo's BIT STRING: modulus and exponent) are compared here, so
+ * the refusal gives the real reason rather than "does not match".
+ */
+function isPssMarked(certificate: X509Certificate, privateKey: KeyObject): boolean {
+  const publicKey = certificate.publicKey
+  if (publicKey.asymmetricKeyType !== 'rsa-pss' || privateKey.asymmetricKeyType !== 'rsa')
+    return false
+  const bits = (key: KeyObject): Buffer =>
+    items(parse(key.export({ format: 'der', type: 'spki' })))[1].bytes
+  return bits(publicKey).equals(bits(createPublicKey(privateKey)))
 }
 
 /** An RSA-PSS-only key, from PEM or from a PFX: the same message either way. */

@@ -37,6 +37,14 @@ export function parse(input: Buffer): Node {
   return node
 }
 
+/**
+ * Parses the first TLV of `input` and ignores what follows it, as OpenSSL reads a PFX file or a
+ * TRUSTED CERTIFICATE block: Windows-made PFX files may end with zero bytes after the structure.
+ */
+export function parseFirst(input: Buffer): Node {
+  return read(input, 0, input.length, 0)[0]
+}
+
 function read(input: Buffer, start: number, limit: number, depth: number): [Node, number] {
   if (depth > MAX_DEPTH) throw new DerError('nested too deeply')
   if (start + 2 > limit) throw new DerError('truncated')

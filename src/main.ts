@@ -51,7 +51,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
       // Masked by readSettings; kept here so no message can quote it either.
       if (source.password) mask(source.password)
       // The key's text is masked too: a later step that prints the file shows *** instead.
-      const loaded = await loadCredential(source, mask)
+      // Loading counts inside the step's time budget: a PFX stops at its deadline.
+      const loaded = await loadCredential(source, mask, { deadline: deps.deadline })
       const { algorithm, entra, clientId, audience, sendX5c } = settings
       const warnings = checkCredential(loaded, {
         algorithm,

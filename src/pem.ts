@@ -1,5 +1,6 @@
 // PEM repair: what secret stores and copy-paste do to PEM text undone, and each block rebuilt in the
 // canonical form node:crypto parses. Untrusted text: one forward indexOf scan, linear in its length.
+import { parseFirst } from './der.js'
 import { InputError } from './errors.js'
 
 /** One PEM block, with the input it came from (for messages). */
@@ -109,4 +110,19 @@ function rebuild(
 
 export function isKeyLabel(label: string): boolean {
   return label.endsWith('PRIVATE KEY')
+}
+
+/**
+ * The DER of a CERTIFICATE or TRUSTED CERTIFICATE block. A TRUSTED CERTIFICATE (OpenSSL's
+ * `x509 -trustout`) holds the certificate followed by OpenSSL's trust settings: the certificate
+ * is its first structure, and only that is sent and thumbprinted.
+ */
+export function certificateDer(block: PemBlock): Buffer {
+  const der = Buffer.from(block.pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')
+  if (block.label !== 'TRUSTED CERTIFICATE') return der
+  try {
+    return Buffer.from(parseFirst(der).bytes)
+  } catch {
+    return der // not DER at all: the certificate parser refuses it with its own message
+  }
 }

@@ -6,22 +6,54 @@
 // are over those bytes. This module is built into its own file and loaded only when a PFX is given,
 // so PEM users never load it. It throws nothing of its own: it answers what it found, and
 // credential.ts words the message.
-import { createDecipheriv, createHmac, hash, pbkdf2Sync, timingSafeEqual } from 'node:crypto'
-import { DerError, integer, items, octets, oid, parse, TAG, type Node } from './der.js'
+import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto'
+import { DerError, integer, items, octets, oid, parse, parseFirst, TAG, type Node } from './der.js'
+import { digestSize, kdfCost, pkcs12Kdf } from './kdf.js'
 import { decryptRc2Cbc } from './rc2.js'
+import { rc4 } from './rc4.js'
+
+export { pkcs12Kdf } from './kdf.js'
 
 /** What a PFX holds, as DER: PKCS#8 private keys and X.509 certificates, in file order. */
 export type PfxResult =
   | { ok: true; keys: Buffer[]; certificates: Buffer[] }
   | {
       ok: false
-      problem: 'not-pfx' | 'password' | 'unreadable' | 'unsupported' | 'iterations'
-      /** For 'unsupported': the algorithm's name; for 'iterations': the count. */
+      problem:
+        'not-pfx' | 'password' | 'unreadable' | 'unsupported' | 'iterations' | 'work' | 'time'
+      /** For 'unsupported': the algorithm's name; for 'iterations' and 'work': the count. */
       detail?: string
     }
 
 /** No tool writes more (OpenSSL: 2048, JDK: 10,000-100,000); more would only hang the step. */
 export const MAX_ITERATIONS = 10_000_000
+
+/**
+ * The hash computations (iterations times output blocks, over every password candidate, the MAC
+ * and every bag) one load may spend: a file with NSS's or GnuTLS's defaults (600,000 iterations,
+ * 3DES: 4,200,000) fits four times over, with its password candidates; a hostile file (10,000,000
+ * iterations, or several candidates at millions each) is refused at the first derivation that
+ * would go beyond, which is never computed, instead of keeping the step busy for minutes.
+ */
+export const WORK_BUDGET = 20_000_000
+
+/** What loading may still spend: hash computations, and the step's deadline (epoch ms). */
+export interface Work {
+  left: number
+  deadline: number
+}
+
+/** A fresh budget for one load, ending at the step's deadline. */
+export function newWork(deadline = Infinity): Work {
+  return { left: WORK_BUDGET, deadline }
+}
+
+/** Takes `cost` hash computations from the budget, or stops the read, naming the iteration count. */
+function charge(work: Work, cost: number, iterations: number): void {
+  if (cost > work.left) throw new Stop('work', String(iterations))
+  if (Date.now() > work.deadline) throw new Stop('time')
+  work.left -= cost
+}
 
 const OID = {
   data: '1.2.840.113549.1.7.1',
@@ -32,7 +64,8 @@ const OID = {
   safeContentsBag: '1.2.840.113549.1.12.10.1.6',
   x509Certificate: '1.2.840.113549.1.9.22.1',
   pbes2: '1.2.840.113549.1.5.13',
-  pbkdf2: '1.2.840.113549.1.5.12'
+  pbkdf2: '1.2.840.113549.1.5.12',
+  pbmac1: '1.2.840.113549.1.5.14'
 }
 
 /** Digests by OID: MAC algorithms, PBKDF2 PRFs (HMAC) with their hash. [name, block size]. */
@@ -60,10 +93,15 @@ const CIPHERS: Record<string, [string, number]> = {
   '2.16.840.1.101.3.4.1.2': ['aes-128-cbc', 16],
   '2.16.840.1.101.3.4.1.22': ['aes-192-cbc', 24],
   '2.16.840.1.101.3.4.1.42': ['aes-256-cbc', 32],
-  '1.2.840.113549.3.7': ['des-ede3-cbc', 24]
+  '1.2.840.113549.3.7': ['des-ede3-cbc', 24],
+  '1.2.392.200011.61.1.1.1.2': ['camellia-128-cbc', 16],
+  '1.2.392.200011.61.1.1.1.3': ['camellia-192-cbc', 24],
+  '1.2.392.200011.61.1.1.1.4': ['camellia-256-cbc', 32]
 }
 /** PKCS#12 PBES1 (RFC 7292 appendix C): [cipher, key length, RC2 effective bits]. */
 const PBES1: Record<string, [string, number, number]> = {
+  '1.2.840.113549.1.12.1.1': ['rc4', 16, 0],
+  '1.2.840.113549.1.12.1.2': ['rc4', 5, 0],
   '1.2.840.113549.1.12.1.3': ['des-ede3-cbc', 24, 0],
   '1.2.840.113549.1.12.1.4': ['des-ede-cbc', 16, 0],
   '1.2.840.113549.1.12.1.5': ['rc2', 16, 128],
@@ -71,13 +109,35 @@ const PBES1: Record<string, [string, number, number]> = {
 }
 /** Algorithms seen in the wild that this reader does not take, named in the message. */
 const NAMES: Record<string, string> = {
-  '1.2.840.113549.1.12.1.1': 'pbeWithSHAAnd128BitRC4',
-  '1.2.840.113549.1.12.1.2': 'pbeWithSHAAnd40BitRC4',
   '1.2.840.113549.1.5.3': 'pbeWithMD5AndDES-CBC',
   '1.2.840.113549.1.5.10': 'pbeWithSHA1AndDES-CBC',
   '1.2.840.113549.1.7.2': 'public-key integrity (signedData)',
   '1.2.840.113549.1.7.3': 'public-key privacy (envelopedData)',
-  '1.2.840.113549.1.5.14': 'PBMAC1',
+  '1.2.840.113549.1.5.1': 'pbeWithMD2AndDES-CBC',
+  '1.2.840.113549.1.5.4': 'pbeWithMD2AndRC2-CBC',
+  '1.2.840.113549.1.5.6': 'pbeWithMD5AndRC2-CBC',
+  '1.2.840.113549.1.5.11': 'pbeWithSHA1AndRC2-CBC',
+  '1.2.840.113549.1.5.9': 'PBES2 with scrypt',
+  '1.3.6.1.4.1.11591.4.11': 'scrypt',
+  '1.2.840.113549.2.2': 'MD2',
+  '1.2.840.113549.2.4': 'MD4',
+  '1.3.36.3.2.1': 'RIPEMD-160',
+  '1.2.156.10197.1.401': 'SM3',
+  '1.2.156.10197.1.104.2': 'SM4-CBC',
+  '1.2.643.7.1.1.2.2': 'GOST R 34.11-2012 (256 bit)',
+  '1.2.643.7.1.1.2.3': 'GOST R 34.11-2012 (512 bit)',
+  '2.16.840.1.101.3.4.2.7': 'SHA3-224',
+  '2.16.840.1.101.3.4.2.8': 'SHA3-256',
+  '2.16.840.1.101.3.4.2.9': 'SHA3-384',
+  '2.16.840.1.101.3.4.2.10': 'SHA3-512',
+  '2.16.840.1.101.3.4.2.13': 'hmacWithSHA3-224',
+  '2.16.840.1.101.3.4.2.14': 'hmacWithSHA3-256',
+  '2.16.840.1.101.3.4.2.15': 'hmacWithSHA3-384',
+  '2.16.840.1.101.3.4.2.16': 'hmacWithSHA3-512',
+  '2.16.840.1.101.3.4.1.6': 'AES-128-GCM',
+  '2.16.840.1.101.3.4.1.26': 'AES-192-GCM',
+  '2.16.840.1.101.3.4.1.46': 'AES-256-GCM',
+  '1.2.840.113549.1.9.16.3.18': 'ChaCha20-Poly1305',
   '1.2.840.113549.3.2': 'RC2-CBC under PBES2',
   '1.3.14.3.2.7': 'DES-CBC'
 }
@@ -85,7 +145,7 @@ const NAMES: Record<string, string> = {
 /** A problem found while reading: ends the read with that answer. */
 class Stop extends Error {
   constructor(
-    readonly problem: 'password' | 'unreadable' | 'unsupported' | 'iterations',
+    readonly problem: 'password' | 'unreadable' | 'unsupported' | 'iterations' | 'work' | 'time',
     readonly detail?: string
   ) {
     super(problem)
@@ -114,12 +174,16 @@ function password(text: string, variant: 'utf16' | 'bytes'): Password {
   return { bmp: Buffer.concat([units, Buffer.alloc(2)]), utf8 }
 }
 
-/** Decrypts a PFX with its password (none: the empty or null password, as OpenSSL takes them). */
-export function readPfx(der: Buffer, text?: string): PfxResult {
+/**
+ * Decrypts a PFX with its password (none: the empty or null password, as OpenSSL takes them).
+ * Reads the first structure and ignores what follows it, as OpenSSL does. `work` is what loading
+ * may spend (shared by the calls of one load).
+ */
+export function readPfx(der: Buffer, text?: string, work: Work = newWork()): PfxResult {
   let pfx: Node[]
   let authSafe: Buffer
   try {
-    pfx = items(parse(der))
+    pfx = items(parseFirst(der))
   } catch {
     // A SEQUENCE that does not parse to its end: a PFX cut short, most likely.
     return { ok: false, problem: der[0] === TAG.SEQUENCE ? 'unreadable' : 'not-pfx' }
@@ -147,7 +211,8 @@ export function readPfx(der: Buffer, text?: string): PfxResult {
     )
     let candidates = variants
     if (pfx[2] !== undefined) {
-      const verified = variants.find((p) => verifyMac(pfx[2], authSafe, p))
+      const check = macCheck(pfx[2], authSafe, work)
+      const verified = variants.find(check)
       if (!verified) return { ok: false, problem: 'password' }
       // The MAC settles the password. The empty one and the null one may still differ between
       // the MAC and the bags, so both stay candidates there, the verified one first.
@@ -155,26 +220,56 @@ export function readPfx(der: Buffer, text?: string): PfxResult {
       const others = none.filter((p) => p !== verified)
       candidates = none.includes(verified) ? [verified, ...others] : [verified]
     }
-    return { ok: true, ...readAuthSafe(authSafe, candidates) }
+    return { ok: true, ...readAuthSafe(authSafe, candidates, work) }
   } catch (error) {
     if (error instanceof Stop) return { ok: false, problem: error.problem, detail: error.detail }
     return { ok: false, problem: 'unreadable' }
   }
 }
 
-/** MacData (RFC 7292 §4): HMAC over the AuthenticatedSafe with a key from the PKCS#12 KDF. */
-function verifyMac(macData: Node, content: Buffer, pass: Password): boolean {
+/**
+ * MacData (RFC 7292 §4): HMAC over the AuthenticatedSafe, with a key from the PKCS#12 KDF, or with
+ * PBMAC1 (RFC 9579) a key from PBKDF2. The MAC must match in its full length: a shorter value, or
+ * an empty one, is a wrong MAC. Each password tried is charged to `work` before its key is derived.
+ * @returns the check of one password.
+ */
+function macCheck(macData: Node, content: Buffer, work: Work): (pass: Password) => boolean {
   const [digestInfo, salt, count] = items(macData)
   const [algorithm, expected] = items(digestInfo)
-  const digest = DIGESTS[oid(items(algorithm)[0])]
-  if (!digest) throw new Stop('unsupported', name(oid(items(algorithm)[0])))
+  const want = octets(expected)
+  const [algorithmId, params] = items(algorithm)
+  const id = oid(algorithmId)
+  const matches = (actual: Buffer): boolean =>
+    actual.length === want.length && timingSafeEqual(actual, want)
+  if (id === OID.pbmac1) {
+    // RFC 9579 §4: PBMAC1-params { keyDerivationFunc (PBKDF2, keyLength required),
+    // messageAuthScheme (an HMAC) }; MacData's own salt and iteration count are not used.
+    const [kdf, scheme] = items(params)
+    const derive = pbkdf2Params(kdf)
+    // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
+    if (derive.keyLength === undefined) throw new DerError('PBMAC1 without a key length')
+    const hmac = PRFS[oid(items(scheme)[0])]
+    if (!hmac) throw new Stop('unsupported', name(oid(items(scheme)[0])))
+    const cost = derive.cost(derive.keyLength)
+    return (pass) => {
+      charge(work, cost, derive.iterations)
+      return matches(
+        createHmac(hmac, derive.key(pass, derive.keyLength as number))
+          .update(content)
+          .digest()
+      )
+    }
+  }
+  const digest = DIGESTS[id]
+  if (!digest) throw new Stop('unsupported', name(id))
   const iterations = count === undefined ? 1 : checkIterations(integer(count))
   const [hashName, blockSize] = digest
-  const size = hash(hashName, Buffer.alloc(0), 'buffer').length
-  const key = pkcs12Kdf(hashName, blockSize, pass.bmp, octets(salt), iterations, 3, size)
-  const actual = createHmac(hashName, key).update(content).digest()
-  const want = octets(expected)
-  return actual.length === want.length && timingSafeEqual(actual, want)
+  const size = digestSize(hashName)
+  return (pass) => {
+    charge(work, kdfCost(iterations, size, size), iterations)
+    const key = pkcs12Kdf(hashName, blockSize, pass.bmp, octets(salt), iterations, 3, size)
+    return matches(createHmac(hashName, key).update(content).digest())
+  }
 }
 
 function checkIterations(count: number): number {
@@ -186,7 +281,8 @@ function checkIterations(count: number): number {
 
 function readAuthSafe(
   authSafe: Buffer,
-  candidates: Password[]
+  candidates: Password[],
+  work: Work
 ): { keys: Buffer[]; certificates: Buffer[] } {
   const found = { keys: [] as Buffer[], certificates: [] as Buffer[] }
   for (const contentInfo of items(parse(authSafe))) {
@@ -194,14 +290,15 @@ function readAuthSafe(
     const type = oid(typeNode)
     const inner = items(wrapped, 0xa0)[0]
     if (type === OID.data) {
-      readSafeContents(parse(octets(inner)), candidates, found)
+      readSafeContents(parse(octets(inner)), candidates, found, work)
     } else if (type === OID.encryptedData) {
       // EncryptedData: version, EncryptedContentInfo { contentType, algorithm, [0] IMPLICIT content }
       const [, info] = items(inner)
       const [, algorithm, content] = items(info)
       // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
       if (!content || (content.tag & 0xdf) !== 0x80) throw new DerError('no encrypted content')
-      readSafeContents(decrypt(algorithm, octets(content), candidates), candidates, found)
+      const plain = decrypt(algorithm, octets(content), candidates, work)
+      readSafeContents(plain, candidates, found, work)
     } else {
       throw new Stop('unsupported', name(type))
     }
@@ -212,7 +309,8 @@ function readAuthSafe(
 function readSafeContents(
   safeContents: Node,
   candidates: Password[],
-  found: { keys: Buffer[]; certificates: Buffer[] }
+  found: { keys: Buffer[]; certificates: Buffer[] },
+  work: Work
 ): void {
   for (const bag of items(safeContents)) {
     const [idNode, wrapped] = items(bag)
@@ -222,7 +320,7 @@ function readSafeContents(
       found.keys.push(Buffer.from(value.bytes))
     } else if (id === OID.shroudedKeyBag) {
       const [algorithm, data] = items(value)
-      found.keys.push(Buffer.from(decrypt(algorithm, octets(data), candidates).bytes))
+      found.keys.push(Buffer.from(decrypt(algorithm, octets(data), candidates, work).bytes))
     } else if (id === OID.certBag) {
       const [certType, certValue] = items(value)
       // Other certificate types (SDSI) carry nothing an assertion can use.
@@ -230,7 +328,7 @@ function readSafeContents(
         found.certificates.push(Buffer.from(octets(items(certValue, 0xa0)[0])))
       }
     } else if (id === OID.safeContentsBag) {
-      readSafeContents(value, candidates, found)
+      readSafeContents(value, candidates, found, work)
     }
     // CRL and secret bags carry nothing the assertion needs.
   }
@@ -241,7 +339,7 @@ function readSafeContents(
  * is one candidate (or two for the empty password); without a MAC, the right password is the one
  * whose plaintext has valid padding and parses to the end, which chance does not produce.
  */
-function decrypt(algorithm: Node, data: Buffer, candidates: Password[]): Node {
+function decrypt(algorithm: Node, data: Buffer, candidates: Password[], work: Work): Node {
   const [idNode, params] = items(algorithm)
   const id = oid(idNode)
   let open: (pass: Password) => Buffer | undefined
@@ -249,17 +347,22 @@ function decrypt(algorithm: Node, data: Buffer, candidates: Password[]): Node {
     const [cipher, keyLength, rc2Bits] = PBES1[id]
     const [salt, count] = items(params)
     const iterations = checkIterations(integer(count))
+    // RC4 is a stream cipher: no IV to derive (RFC 7292 appendix C).
+    const ivLength = cipher === 'rc4' ? 0 : 8
+    const cost = kdfCost(iterations, keyLength, 20) + kdfCost(iterations, ivLength, 20)
     open = (pass) => {
+      charge(work, cost, iterations)
       const kdf = (purpose: number, length: number): Buffer =>
         pkcs12Kdf('sha1', 64, pass.bmp, octets(salt), iterations, purpose, length)
       const key = kdf(1, keyLength)
+      if (cipher === 'rc4') return rc4(key, data)
       const iv = kdf(2, 8)
       return cipher === 'rc2'
         ? decryptRc2Cbc(key, rc2Bits, iv, data)
         : nodeDecrypt(cipher, key, iv, data)
     }
   } else if (id === OID.pbes2) {
-    open = pbes2(params, data)
+    open = pbes2(params, data, work)
   } else {
     throw new Stop('unsupported', name(id))
   }
@@ -275,32 +378,50 @@ function decrypt(algorithm: Node, data: Buffer, candidates: Password[]): Node {
   throw new Stop('password')
 }
 
-/** PBES2 (RFC 8018 §6.2): PBKDF2 with an HMAC PRF, then AES-CBC or 3DES-CBC; UTF-8 password. */
-function pbes2(params: Node, data: Buffer): (pass: Password) => Buffer | undefined {
+/** PBES2 (RFC 8018 §6.2): PBKDF2 with an HMAC PRF, then AES, Camellia or 3DES in CBC mode; UTF-8 password. */
+function pbes2(params: Node, data: Buffer, work: Work): (pass: Password) => Buffer | undefined {
   const [kdf, scheme] = items(params)
-  const [kdfId, kdfParams] = items(kdf)
-  if (oid(kdfId) !== OID.pbkdf2) throw new Stop('unsupported', name(oid(kdfId)))
   const [schemeId, ivNode] = items(scheme)
   const cipher = CIPHERS[oid(schemeId)]
   if (!cipher) throw new Stop('unsupported', name(oid(schemeId)))
+  const derive = pbkdf2Params(kdf)
+  const keyLength = derive.keyLength ?? cipher[1]
+  // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
+  if (keyLength !== cipher[1]) throw new DerError('key length')
+  const cost = derive.cost(keyLength)
+  const iv = octets(ivNode)
+  return (pass) => {
+    charge(work, cost, derive.iterations)
+    return nodeDecrypt(cipher[0], derive.key(pass, keyLength), iv, data)
+  }
+}
+
+/** PBKDF2-params (RFC 8018 appendix A.2), for PBES2 and PBMAC1. */
+function pbkdf2Params(kdf: Node): {
+  iterations: number
+  keyLength?: number
+  /** Hash computations for a key of `length` bytes. */
+  cost: (length: number) => number
+  key: (pass: Password, length: number) => Buffer
+} {
+  const [kdfId, kdfParams] = items(kdf)
+  if (oid(kdfId) !== OID.pbkdf2) throw new Stop('unsupported', name(oid(kdfId)))
   const [salt, count, ...rest] = items(kdfParams)
   if (salt.tag !== TAG.OCTET_STRING) throw new Stop('unsupported', 'PBKDF2 with a salt source')
   const iterations = checkIterations(integer(count))
-  const keyLength = rest[0]?.tag === TAG.INTEGER ? integer(rest[0]) : cipher[1]
-  // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
-  if (keyLength !== cipher[1]) throw new DerError('key length')
+  const keyLength = rest[0]?.tag === TAG.INTEGER ? integer(rest[0]) : undefined
   const prfNode = rest.find((n) => n.tag === TAG.SEQUENCE)
   const prfId = prfNode ? oid(items(prfNode)[0]) : '1.2.840.113549.2.7'
   const prf = PRFS[prfId]
   if (!prf) throw new Stop('unsupported', name(prfId))
-  const iv = octets(ivNode)
-  return (pass) =>
-    nodeDecrypt(
-      cipher[0],
-      pbkdf2Sync(pass.utf8, octets(salt), iterations, keyLength, prf),
-      iv,
-      data
-    )
+  const size = digestSize(prf)
+  return {
+    iterations,
+    keyLength,
+    // Two hashes per iteration (HMAC's inner and outer), per digest-sized block of key.
+    cost: (length) => 2 * kdfCost(iterations, length, size),
+    key: (pass, length) => pbkdf2Sync(pass.utf8, octets(salt), iterations, length, prf)
+  }
 }
 
 function nodeDecrypt(cipher: string, key: Buffer, iv: Buffer, data: Buffer): Buffer | undefined {
@@ -310,52 +431,6 @@ function nodeDecrypt(cipher: string, key: Buffer, iv: Buffer, data: Buffer): Buf
   } catch {
     return undefined // bad padding or length: a wrong key
   }
-}
-
-/**
- * The PKCS#12 key derivation function (RFC 7292 appendix B.2), which node:crypto does not offer:
- * `purpose` 1 = key, 2 = IV, 3 = MAC key. `blockSize` is the hash's input block size (v).
- */
-export function pkcs12Kdf(
-  hashName: string,
-  blockSize: number,
-  pass: Buffer,
-  salt: Buffer,
-  iterations: number,
-  purpose: number,
-  length: number
-): Buffer {
-  const v = blockSize
-  const fill = (source: Buffer): Buffer => {
-    const out = Buffer.alloc(v * Math.ceil(source.length / v))
-    // Stryker disable next-line EqualityOperator: a write past the end of a Buffer is ignored
-    for (let i = 0; i < out.length; i++) out[i] = source[i % source.length]
-    return out
-  }
-  const D = Buffer.alloc(v, purpose)
-  const I = Buffer.concat([fill(salt), fill(pass)])
-  const out: Buffer[] = []
-  // Stryker disable next-line EqualityOperator: the break below ends the loop, and the result is cut to length
-  for (let produced = 0; produced < length;) {
-    let A = hash(hashName, Buffer.concat([D, I]), 'buffer')
-    for (let r = 1; r < iterations; r++) A = hash(hashName, A, 'buffer')
-    out.push(A)
-    produced += A.length
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: the loop's condition ends it too, and the result is cut to length
-    if (produced >= length) break
-    // I_j = (I_j + B + 1) mod 2^(8v), for each v-byte block of I, B being A repeated to v bytes.
-    const B = fill(A).subarray(0, v)
-    // Stryker disable next-line EqualityOperator: a block past the end of I reads nothing and writes nothing
-    for (let j = 0; j < I.length; j += v) {
-      let carry = 1
-      for (let k = v - 1; k >= 0; k--) {
-        const sum = I[j + k] + B[k] + carry
-        I[j + k] = sum & 0xff
-        carry = sum >> 8
-      }
-    }
-  }
-  return Buffer.concat(out).subarray(0, length)
 }
 
 function name(id: string): string {
