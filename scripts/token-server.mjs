@@ -7,8 +7,12 @@
 //                                                      write the variables below to GITHUB_ENV
 //                                                      (or print them without a runner) and, as
 //                                                      url, client-id, ..., to GITHUB_OUTPUT
+//   node scripts/token-server.mjs start --github-oidc  the same, and an app that trusts this
+//                                                      job's GitHub OIDC tokens (verified with
+//                                                      GitHub's published keys): its client ID
+//                                                      is TOKEN_SERVER_FEDERATED_CLIENT_ID
 //   node scripts/token-server.mjs stop [--dir DIR]    stop the server started in DIR
-//   TOKEN=... node scripts/token-server.mjs verify [--dir DIR] [--audience AUD]
+//   TOKEN=... node scripts/token-server.mjs verify [--dir DIR] [--audience AUD] [--client-id ID]
 //                                                      check that TOKEN was issued by this server
 //
 // Variables: TOKEN_SERVER_URL (the authority host), TOKEN_SERVER_CLIENT_ID, TOKEN_SERVER_TENANT_ID,
@@ -45,7 +49,7 @@ const GRAPH = 'https://graph.microsoft.com'
 
 /**
  * What `start` prepares for `serve`, in DIR/setup.json.
- * @typedef {{ clientId: string, tenantId: string, certFile: string, tlsKeyFile: string, tlsCertFile: string }} Setup
+ * @typedef {{ clientId: string, tenantId: string, certFile: string, tlsKeyFile: string, tlsCertFile: string, federated?: { clientId: string, subject: string, jwks: import('jose').JSONWebKeySet } }} Setup
  */
 /**
  * What `serve` publishes once it listens, in DIR/server.json.
@@ -71,11 +75,33 @@ function isAlive(pid) {
   }
 }
 
+/** GitHub Actions' OIDC issuer and the keys it signs with (PROTOCOL.md §5). */
+const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com'
+
+/**
+ * The federated credential of this job's repository: GitHub's published keys, and the subject of
+ * this job's OIDC tokens (a pull request's, or the pushed ref's).
+ * @returns {Promise<{ clientId: string, subject: string, jwks: import('jose').JSONWebKeySet }>}
+ */
+async function githubFederation() {
+  const repository = process.env.GITHUB_REPOSITORY
+  if (!repository) throw new Error('--github-oidc needs a GitHub Actions job (GITHUB_REPOSITORY)')
+  const answer = await fetch(`${GITHUB_OIDC_ISSUER}/.well-known/jwks`)
+  if (!answer.ok) throw new Error(`GitHub's OIDC keys: HTTP ${answer.status}`)
+  const jwks = /** @type {import('jose').JSONWebKeySet} */ (await answer.json())
+  const subject =
+    process.env.GITHUB_EVENT_NAME === 'pull_request'
+      ? `repo:${repository}:pull_request`
+      : `repo:${repository}:ref:${process.env.GITHUB_REF}`
+  return { clientId: randomUUID(), subject, jwks }
+}
+
 /**
  * Makes the certificates, starts `serve` detached, waits until it listens, exports the variables.
  * @param {string} dir
+ * @param {boolean} githubOidc also register an app that trusts this job's GitHub OIDC tokens
  */
-async function start(dir) {
+async function start(dir, githubOidc) {
   mkdirSync(dir, { recursive: true })
   rmSync(join(dir, 'server.json'), { force: true })
   const tls = makeTlsCert(dir)
@@ -98,7 +124,8 @@ async function start(dir) {
     tenantId: randomUUID(),
     certFile: files.pem,
     tlsKeyFile: files.tlsKey,
-    tlsCertFile: tls.caFile
+    tlsCertFile: tls.caFile,
+    federated: githubOidc ? await githubFederation() : undefined
   }
   writeFileSync(join(dir, 'setup.json'), JSON.stringify(setup))
 
@@ -133,6 +160,7 @@ async function start(dir) {
     TOKEN_SERVER_PFX_PASSWORD: password,
     TOKEN_SERVER_UNREGISTERED_PEM: files.unregistered,
     TOKEN_SERVER_CA_FILE: tls.caFile,
+    ...(setup.federated ? { TOKEN_SERVER_FEDERATED_CLIENT_ID: setup.federated.clientId } : {}),
     NODE_EXTRA_CA_CERTS: tls.caFile
   }
   const lines = Object.entries(variables).map(([name, value]) => `${name}=${value}\n`)
@@ -165,7 +193,21 @@ async function serve(dir) {
         clientId: setup.clientId,
         tenantId: setup.tenantId,
         certificates: [readFileSync(setup.certFile, 'utf8')]
-      }
+      },
+      ...(setup.federated
+        ? [
+            {
+              clientId: setup.federated.clientId,
+              tenantId: setup.tenantId,
+              certificates: [],
+              federated: {
+                issuer: GITHUB_OIDC_ISSUER,
+                subject: setup.federated.subject,
+                jwks: setup.federated.jwks
+              }
+            }
+          ]
+        : [])
     ],
     tls: {
       keyPem: readFileSync(setup.tlsKeyFile, 'utf8'),
@@ -210,19 +252,21 @@ async function stop(dir) {
 }
 
 /**
- * Checks that the token in TOKEN was signed by this server for its client and `audience`.
- * Prints only the claims that say so, never the token.
+ * Checks that the token in TOKEN was signed by this server for its client (or `clientId`) and
+ * `audience`. Prints only the claims that say so, never the token.
  * @param {string} dir
  * @param {string} audience
+ * @param {string} [clientId]
  */
-async function verify(dir, audience) {
+async function verify(dir, audience, clientId) {
   const served = readServed(dir)
   if (!served) throw new Error('no token server is running there')
   const token = process.env.TOKEN ?? ''
   if (!token) throw new Error('TOKEN is empty')
   const { payload } = await jwtVerify(token, createLocalJWKSet(served.jwks), { audience })
-  if (payload.appid !== served.clientId) {
-    throw new Error(`the token is for client ${String(payload.appid)}, not ${served.clientId}`)
+  const client = clientId ?? served.clientId
+  if (payload.appid !== client) {
+    throw new Error(`the token is for client ${String(payload.appid)}, not ${client}`)
   }
   const expires = new Date(Number(payload.exp) * 1000).toISOString()
   console.log(`The token is valid: issued by ${served.url} for ${payload.appid}, aud ${audience},`)
@@ -233,15 +277,17 @@ const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     dir: { type: 'string' },
-    audience: { type: 'string', default: GRAPH }
+    audience: { type: 'string', default: GRAPH },
+    'github-oidc': { type: 'boolean', default: false },
+    'client-id': { type: 'string' }
   }
 })
 const dir = resolve(values.dir ?? join(process.env.RUNNER_TEMP ?? tmpdir(), 'token-server'))
 const commands = {
-  start: () => start(dir),
+  start: () => start(dir, values['github-oidc'] ?? false),
   serve: () => serve(dir),
   stop: () => stop(dir),
-  verify: () => verify(dir, values.audience)
+  verify: () => verify(dir, values.audience, values['client-id'])
 }
 const command = commands[/** @type {keyof typeof commands} */ (positionals[0])]
 if (!command) {

@@ -277,7 +277,10 @@ export function checkWriteJobs(lib, source) {
     permissions === 'write-all' ||
     (typeof permissions === 'object' &&
       permissions !== null &&
-      Object.values(permissions).includes('write'))
+      // id-token: write lets a job ask for an OIDC token; it writes nothing.
+      Object.entries(permissions).some(
+        ([scope, level]) => scope !== 'id-token' && level === 'write'
+      ))
   /** @type {Problem[]} */
   const problems = []
   for (const [id, job] of Object.entries(workflow.jobs ?? {})) {
