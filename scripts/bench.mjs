@@ -543,7 +543,9 @@ function printTargets(r) {
   for (const [name, pass, value] of checks) {
     console.log(`  ${pass ? 'PASS' : 'FAIL'}  ${String(name).padEnd(40)} ${value}`)
   }
-  console.log('  (the rest of dist/*.js is the PKCS#12 support, loaded only when a PFX is given)')
+  console.log(
+    '  (the rest of dist/*.js is loaded only when asked for: the PKCS#12 reader for a PFX, the token service and its post step with identity-endpoint)'
+  )
   const floorVsMsal = r.wall.vsMsal / r.wall.vsFloor
   if (floorVsMsal > TARGETS.wallVsMsal) {
     console.log(
