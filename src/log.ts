@@ -250,7 +250,8 @@ export function createLog(sink: LogSink = coreSink()): Log {
     isDebug: () => sink.isDebug(),
     secret: (value) => {
       for (const piece of secretPieces(value)) {
-        secrets.add(piece)
+        // A line or a part of the value holds only runs of the value, which are redacted already.
+        if (piece === value || !value.includes(piece)) secrets.add(piece)
         if (!piece || masked.has(piece)) continue
         masked.add(piece)
         sink.setSecret(piece)
