@@ -10,7 +10,7 @@ import { createLog } from './log.js'
 import { escapeHtml } from './summary.js'
 import type { StopReport } from './service/server.js'
 import { STOP_PATH } from './service/protocol.js'
-import { STATE_NAME, type ServiceState } from './service/start.js'
+import { isRunning, STATE_NAME, type ServiceState } from './service/start.js'
 
 /** How long the service may take to answer the stop request, and then to exit. */
 const STOP_TIMEOUT_MS = 5_000
@@ -92,15 +92,6 @@ async function waitForExit(pid: number): Promise<void> {
     process.kill(pid)
   } catch {
     // gone meanwhile
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

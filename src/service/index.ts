@@ -16,6 +16,7 @@ import { isToken, requestToken } from '../token.js'
 import { MAX_CONFIG_BYTES, type ServiceConfig } from './config.js'
 import { scopeOf } from './protocol.js'
 import { startServer } from './server.js'
+import { isRunning } from './start.js'
 import { Tokens, type HeldToken } from './tokens.js'
 
 /** A job's longest run: the service is not needed after it. */
@@ -170,16 +171,6 @@ async function fetchIdToken(
     )
   }
   return value
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 function readStdin(): Promise<string> {

@@ -147,3 +147,13 @@ function probe(url: string, header: string): Promise<number> {
     req.end()
   })
 }
+
+/** Whether a process is still there (EPERM: it is, as another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
