@@ -313,7 +313,7 @@ describe('the server, on loopback', () => {
 describe('the environment the service starts with', () => {
   it('keeps what it needs to reach the network and RUNNER_TRACKING_ID, and drops the inputs and tokens', () => {
     const env = serviceEnvironment({
-      PATH: '/bin',
+      PATH: 'the-path',
       RUNNER_TRACKING_ID: 'github_1',
       RUNNER_TEMP: 'temp',
       HTTPS_PROXY: 'http://proxy:3128',
@@ -328,7 +328,7 @@ describe('the environment the service starts with', () => {
       NODE_OPTIONS: '--require x'
     })
     expect(env).toEqual({
-      PATH: '/bin',
+      PATH: 'the-path',
       RUNNER_TRACKING_ID: 'github_1',
       RUNNER_TEMP: 'temp',
       HTTPS_PROXY: 'http://proxy:3128',
