@@ -3,8 +3,9 @@
 // one, a few, and a thousand); and the KDF's cost as the work budget counts it.
 import { describe, expect, it } from '@jest/globals'
 import { hash, randomBytes } from 'node:crypto'
-import { digestSize, iterateHash, kdfCost, pkcs12Kdf } from '../src/kdf.js'
+import { BY_HAND_FROM, digestSize, iterateHash, kdfCost, pkcs12Kdf } from '../src/kdf.js'
 import { iterateSha1 } from '../src/sha1.js'
+import { iterateSha256 } from '../src/sha256.js'
 
 /** `hashName` applied `times` times to `digest` through node:crypto, one call per iteration. */
 function slow(hashName: string, digest: Buffer, times: number): Buffer {
@@ -25,6 +26,37 @@ describe('iterateHash', () => {
           expect(digest.toString('hex')).toBe(slow(hashName, start, times).toString('hex'))
         }
       }
+    }
+  )
+
+  it.each([
+    ['sha1', iterateSha1],
+    ['sha256', iterateSha256]
+  ] as const)(
+    'runs %s by hand, as node:crypto would, at 0, 1, 2, 3 and 1000 iterations',
+    (hashName, byHand) => {
+      for (let n = 0; n < 20; n++) {
+        const start = hash(hashName, randomBytes(n * 7), 'buffer')
+        for (const times of [0, 1, 2, 3, 1000]) {
+          const digest = Buffer.from(start)
+          byHand(digest, times)
+          expect(digest.toString('hex')).toBe(slow(hashName, start, times).toString('hex'))
+        }
+      }
+    }
+  )
+
+  it.each(['sha1', 'sha256'])(
+    'takes the hand-written %s loop from its threshold on, with the same result',
+    (hashName) => {
+      const from = BY_HAND_FROM[hashName]
+      const start = hash(hashName, 'abc', 'buffer')
+      for (const times of [from - 1, from]) {
+        const digest = Buffer.from(start)
+        iterateHash(hashName, digest, times)
+        expect(digest.toString('hex')).toBe(slow(hashName, start, times).toString('hex'))
+      }
+      expect(from).toBeGreaterThanOrEqual(10_000)
     }
   )
 

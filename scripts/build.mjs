@@ -62,6 +62,14 @@ const results = await Promise.all([
     }
   }),
   build({ ...common, entryPoints: { pfx: 'src/pfx.ts' }, outdir: 'dist' }),
+  // The worker thread that derives a PFX's keys beside the main one (src/threads.ts): it loads
+  // pfx.js for the KDF instead of a copy.
+  build({
+    ...common,
+    entryPoints: { 'kdf-worker': 'src/kdf-worker.ts' },
+    outdir: 'dist',
+    external: ['./pfx.js']
+  }),
   // The token service (identity-endpoint) and the post step that stops it: started only when
   // asked for, so a run without them loads neither.
   build({

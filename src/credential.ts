@@ -221,15 +221,15 @@ async function addPfx(
       `Input '${input}' holds a certificate alone (DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both.`
     )
   }
-  const { newWork, readPfx } = await import('./pfx.js')
+  const { newWork, openPfx } = await import('./pfx.js')
   // One budget for every attempt of this load: the password as given, then trimmed.
   const work = newWork(material.deadline)
-  let pfx = readPfx(der, password, work)
+  let pfx = await openPfx(der, password, work)
   // A secret saved from a file often ends with a line break: try the password without it.
   const trimmed = password?.trim()
   // Stryker disable next-line ConditionalExpression: no other problem depends on the password, so it comes again
   if (!pfx.ok && pfx.problem === 'password' && trimmed !== password) {
-    const retry = readPfx(der, trimmed, work)
+    const retry = await openPfx(der, trimmed, work)
     // Stryker disable next-line ConditionalExpression: a warning pushed before the error is never shown
     if (retry.ok) material.warnings.push(trimmedWarning(`the PFX in '${input}'`))
     // Stryker disable next-line ConditionalExpression,EqualityOperator: a PFX whose MAC opens with the trimmed password but not its bags: none seen

@@ -1,18 +1,20 @@
 // PKCS#12 / PFX reading (RFC 7292) on node:crypto. node:crypto has the primitives (HMAC, PBKDF2,
 // AES, 3DES) but no PKCS#12 parser; this module walks the structure with a small BER reader
-// (der.ts), derives keys with the PKCS#12 KDF (RFC 7292 appendix B, written here over
-// crypto.hash) or PBKDF2, and decrypts with node:crypto, or with rc2.ts for RC2. Certificates are
-// returned with their bytes exactly as they are in the file: the thumbprints the server compares
-// are over those bytes. This module is built into its own file and loaded only when a PFX is given,
-// so PEM users never load it. It throws nothing of its own: it answers what it found, and
-// credential.ts words the message.
-import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto'
+// (der.ts), derives keys with the PKCS#12 KDF (RFC 7292 appendix B, kdf.ts) or PBKDF2, computed
+// ahead on two threads when they are costly (threads.ts), and decrypts with node:crypto, or with
+// rc2.ts and rc4.ts. Certificates are returned with their bytes exactly as they are in the file:
+// the thumbprints the server compares are over those bytes. This module is built into its own file
+// and loaded only when a PFX is given, so PEM users never load it. It throws nothing of its own: it
+// answers what it found, and credential.ts words the message.
+import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto'
 import { DerError, integer, items, octets, oid, parse, parseFirst, TAG, type Node } from './der.js'
-import { digestSize, kdfCost, pkcs12Kdf } from './kdf.js'
+import { derivationCost, derivationId, derive, digestSize, type Derivation } from './kdf.js'
 import { decryptRc2Cbc } from './rc2.js'
 import { rc4 } from './rc4.js'
+import { deriveAhead } from './threads.js'
 
-export { pkcs12Kdf } from './kdf.js'
+// derive for the worker thread (kdf-worker.ts), which loads this file rather than a copy of it.
+export { derive, pkcs12Kdf, type Derivation } from './kdf.js'
 
 /** What a PFX holds, as DER: PKCS#8 private keys and X.509 certificates, in file order. */
 export type PfxResult =
@@ -37,15 +39,24 @@ export const MAX_ITERATIONS = 10_000_000
  */
 export const WORK_BUDGET = 20_000_000
 
-/** What loading may still spend: hash computations, and the step's deadline (epoch ms). */
+/**
+ * What loading may still spend: hash computations, and the step's deadline (epoch ms); and the keys
+ * already derived ahead (openPfx), by derivationId.
+ */
 export interface Work {
   left: number
   deadline: number
+  derived: Map<string, Buffer>
 }
 
 /** A fresh budget for one load, ending at the step's deadline. */
 export function newWork(deadline = Infinity): Work {
-  return { left: WORK_BUDGET, deadline }
+  return { left: WORK_BUDGET, deadline, derived: new Map() }
+}
+
+/** A derivation's key: computed ahead, or now. */
+function keyOf(work: Work, d: Derivation): Buffer {
+  return work.derived.get(derivationId(d)) ?? derive(d)
 }
 
 /** Takes `cost` hash computations from the budget, or stops the read, naming the iteration count. */
@@ -175,6 +186,56 @@ function password(text: string, variant: 'utf16' | 'bytes'): Password {
 }
 
 /**
+ * readPfx, with the derivations it will make with the first password it tries computed ahead, side
+ * by side (threads.ts), when they are many and within the budget. The answer is readPfx's either
+ * way: a key not derived ahead is derived where readPfx needs it.
+ */
+export async function openPfx(
+  der: Buffer,
+  text?: string,
+  work: Work = newWork()
+): Promise<PfxResult> {
+  const planned = plan(der, text)
+  const cost = planned.reduce((sum, d) => sum + derivationCost(d), 0)
+  if (cost <= work.left) {
+    for (const [id, key] of await deriveAhead(planned, work.deadline)) work.derived.set(id, key)
+  }
+  return readPfx(der, text, work)
+}
+
+/**
+ * The derivations readPfx will make with the password as UTF-16 (the first it tries), as far as
+ * they can be known without decrypting anything: the MAC's, each encrypted safe's and each
+ * shrouded key in the clear. A file that does not read gives what was found before: readPfx says
+ * what is wrong with it.
+ */
+function plan(der: Buffer, text?: string): Derivation[] {
+  const pass = password(text ?? '', 'utf16')
+  const planned: Derivation[] = []
+  try {
+    const [, contentInfo, macData] = items(parseFirst(der))
+    if (macData !== undefined) planned.push(macScheme(macData).keyOf(pass))
+    const authSafe = octets(items(items(contentInfo)[1], 0xa0)[0])
+    for (const info of items(parse(authSafe))) {
+      const [type, wrapped] = items(info)
+      const inner = items(wrapped, 0xa0)[0]
+      if (oid(type) === OID.encryptedData) {
+        planned.push(...bagScheme(items(items(inner)[1])[1]).keysOf(pass))
+      } else if (oid(type) === OID.data) {
+        for (const bag of items(parse(octets(inner)))) {
+          const [id, value] = items(bag)
+          if (oid(id) !== OID.shroudedKeyBag) continue
+          planned.push(...bagScheme(items(items(value, 0xa0)[0])[0]).keysOf(pass))
+        }
+      }
+    }
+  } catch {
+    // Not readable (or not supported) from here on.
+  }
+  return planned
+}
+
+/**
  * Decrypts a PFX with its password (none: the empty or null password, as OpenSSL takes them).
  * Reads the first structure and ignores what follows it, as OpenSSL does. `work` is what loading
  * may spend (shared by the calls of one load).
@@ -234,41 +295,47 @@ export function readPfx(der: Buffer, text?: string, work: Work = newWork()): Pfx
  * @returns the check of one password.
  */
 function macCheck(macData: Node, content: Buffer, work: Work): (pass: Password) => boolean {
+  const { hmac, keyOf: derivation, want } = macScheme(macData)
+  return (pass) => {
+    const d = derivation(pass)
+    charge(work, derivationCost(d), d.iterations)
+    const actual = createHmac(hmac, keyOf(work, d)).update(content).digest()
+    return actual.length === want.length && timingSafeEqual(actual, want)
+  }
+}
+
+/** MacData read: its HMAC's hash, the derivation of its key for a password, the MAC value. */
+function macScheme(macData: Node): {
+  hmac: string
+  keyOf: (pass: Password) => Derivation
+  want: Buffer
+} {
   const [digestInfo, salt, count] = items(macData)
   const [algorithm, expected] = items(digestInfo)
   const want = octets(expected)
   const [algorithmId, params] = items(algorithm)
   const id = oid(algorithmId)
-  const matches = (actual: Buffer): boolean =>
-    actual.length === want.length && timingSafeEqual(actual, want)
   if (id === OID.pbmac1) {
     // RFC 9579 §4: PBMAC1-params { keyDerivationFunc (PBKDF2, keyLength required),
     // messageAuthScheme (an HMAC) }; MacData's own salt and iteration count are not used.
     const [kdf, scheme] = items(params)
-    const derive = pbkdf2Params(kdf)
+    const pbkdf2 = pbkdf2Params(kdf)
+    const length = pbkdf2.keyLength
     // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
-    if (derive.keyLength === undefined) throw new DerError('PBMAC1 without a key length')
+    if (length === undefined) throw new DerError('PBMAC1 without a key length')
     const hmac = PRFS[oid(items(scheme)[0])]
     if (!hmac) throw new Stop('unsupported', name(oid(items(scheme)[0])))
-    const cost = derive.cost(derive.keyLength)
-    return (pass) => {
-      charge(work, cost, derive.iterations)
-      return matches(
-        createHmac(hmac, derive.key(pass, derive.keyLength as number))
-          .update(content)
-          .digest()
-      )
-    }
+    return { hmac, keyOf: (pass) => pbkdf2.keyOf(pass, length), want }
   }
   const digest = DIGESTS[id]
   if (!digest) throw new Stop('unsupported', name(id))
   const iterations = count === undefined ? 1 : checkIterations(integer(count))
-  const [hashName, blockSize] = digest
-  const size = digestSize(hashName)
-  return (pass) => {
-    charge(work, kdfCost(iterations, size, size), iterations)
-    const key = pkcs12Kdf(hashName, blockSize, pass.bmp, octets(salt), iterations, 3, size)
-    return matches(createHmac(hashName, key).update(content).digest())
+  const [hash, blockSize] = digest
+  const common = { kdf: 'pkcs12', hash, blockSize, salt: octets(salt), iterations } as const
+  return {
+    hmac: hash,
+    keyOf: (pass) => ({ ...common, pass: pass.bmp, purpose: 3, length: digestSize(hash) }),
+    want
   }
 }
 
@@ -340,34 +407,15 @@ function readSafeContents(
  * whose plaintext has valid padding and parses to the end, which chance does not produce.
  */
 function decrypt(algorithm: Node, data: Buffer, candidates: Password[], work: Work): Node {
-  const [idNode, params] = items(algorithm)
-  const id = oid(idNode)
-  let open: (pass: Password) => Buffer | undefined
-  if (PBES1[id]) {
-    const [cipher, keyLength, rc2Bits] = PBES1[id]
-    const [salt, count] = items(params)
-    const iterations = checkIterations(integer(count))
-    // RC4 is a stream cipher: no IV to derive (RFC 7292 appendix C).
-    const ivLength = cipher === 'rc4' ? 0 : 8
-    const cost = kdfCost(iterations, keyLength, 20) + kdfCost(iterations, ivLength, 20)
-    open = (pass) => {
-      charge(work, cost, iterations)
-      const kdf = (purpose: number, length: number): Buffer =>
-        pkcs12Kdf('sha1', 64, pass.bmp, octets(salt), iterations, purpose, length)
-      const key = kdf(1, keyLength)
-      if (cipher === 'rc4') return rc4(key, data)
-      const iv = kdf(2, 8)
-      return cipher === 'rc2'
-        ? decryptRc2Cbc(key, rc2Bits, iv, data)
-        : nodeDecrypt(cipher, key, iv, data)
-    }
-  } else if (id === OID.pbes2) {
-    open = pbes2(params, data, work)
-  } else {
-    throw new Stop('unsupported', name(id))
-  }
+  const { keysOf, open } = bagScheme(algorithm)
   for (const pass of candidates) {
-    const plain = open(pass)
+    const derivations = keysOf(pass)
+    const cost = derivations.reduce((sum, d) => sum + derivationCost(d), 0)
+    charge(work, cost, derivations[0].iterations)
+    const plain = open(
+      derivations.map((d) => keyOf(work, d)),
+      data
+    )
     if (plain === undefined) continue
     try {
       return parse(plain)
@@ -378,31 +426,67 @@ function decrypt(algorithm: Node, data: Buffer, candidates: Password[], work: Wo
   throw new Stop('password')
 }
 
+/**
+ * An encryption algorithm read: the derivations of its keys for a password, and the decryption
+ * with those keys (undefined: bad padding or length, a wrong key).
+ */
+function bagScheme(algorithm: Node): {
+  keysOf: (pass: Password) => Derivation[]
+  open: (keys: Buffer[], data: Buffer) => Buffer | undefined
+} {
+  const [idNode, params] = items(algorithm)
+  const id = oid(idNode)
+  if (PBES1[id]) {
+    // PKCS#12 PBES1 (RFC 7292 appendix C): the key, then the IV; RC4 is a stream cipher, without one.
+    const [cipher, keyLength, rc2Bits] = PBES1[id]
+    const [salt, count] = items(params)
+    const common = {
+      kdf: 'pkcs12',
+      hash: 'sha1',
+      blockSize: 64,
+      salt: octets(salt),
+      iterations: checkIterations(integer(count))
+    } as const
+    return {
+      keysOf: (pass) => {
+        const key: Derivation = { ...common, pass: pass.bmp, purpose: 1, length: keyLength }
+        return cipher === 'rc4'
+          ? [key]
+          : [key, { ...common, pass: pass.bmp, purpose: 2, length: 8 }]
+      },
+      open: ([key, iv], data) =>
+        cipher === 'rc4'
+          ? rc4(key, data)
+          : cipher === 'rc2'
+            ? decryptRc2Cbc(key, rc2Bits, iv, data)
+            : nodeDecrypt(cipher, key, iv, data)
+    }
+  }
+  if (id === OID.pbes2) return pbes2(params)
+  throw new Stop('unsupported', name(id))
+}
+
 /** PBES2 (RFC 8018 §6.2): PBKDF2 with an HMAC PRF, then AES, Camellia or 3DES in CBC mode; UTF-8 password. */
-function pbes2(params: Node, data: Buffer, work: Work): (pass: Password) => Buffer | undefined {
+function pbes2(params: Node): ReturnType<typeof bagScheme> {
   const [kdf, scheme] = items(params)
   const [schemeId, ivNode] = items(scheme)
   const cipher = CIPHERS[oid(schemeId)]
   if (!cipher) throw new Stop('unsupported', name(oid(schemeId)))
-  const derive = pbkdf2Params(kdf)
-  const keyLength = derive.keyLength ?? cipher[1]
+  const pbkdf2 = pbkdf2Params(kdf)
+  const keyLength = pbkdf2.keyLength ?? cipher[1]
   // Stryker disable next-line StringLiteral: readPfx answers a DerError as unreadable, without its message
   if (keyLength !== cipher[1]) throw new DerError('key length')
-  const cost = derive.cost(keyLength)
   const iv = octets(ivNode)
-  return (pass) => {
-    charge(work, cost, derive.iterations)
-    return nodeDecrypt(cipher[0], derive.key(pass, keyLength), iv, data)
+  return {
+    keysOf: (pass) => [pbkdf2.keyOf(pass, keyLength)],
+    open: ([key], data) => nodeDecrypt(cipher[0], key, iv, data)
   }
 }
 
 /** PBKDF2-params (RFC 8018 appendix A.2), for PBES2 and PBMAC1. */
 function pbkdf2Params(kdf: Node): {
-  iterations: number
   keyLength?: number
-  /** Hash computations for a key of `length` bytes. */
-  cost: (length: number) => number
-  key: (pass: Password, length: number) => Buffer
+  keyOf: (pass: Password, length: number) => Derivation
 } {
   const [kdfId, kdfParams] = items(kdf)
   if (oid(kdfId) !== OID.pbkdf2) throw new Stop('unsupported', name(oid(kdfId)))
@@ -412,15 +496,18 @@ function pbkdf2Params(kdf: Node): {
   const keyLength = rest[0]?.tag === TAG.INTEGER ? integer(rest[0]) : undefined
   const prfNode = rest.find((n) => n.tag === TAG.SEQUENCE)
   const prfId = prfNode ? oid(items(prfNode)[0]) : '1.2.840.113549.2.7'
-  const prf = PRFS[prfId]
-  if (!prf) throw new Stop('unsupported', name(prfId))
-  const size = digestSize(prf)
+  const hash = PRFS[prfId]
+  if (!hash) throw new Stop('unsupported', name(prfId))
   return {
-    iterations,
     keyLength,
-    // Two hashes per iteration (HMAC's inner and outer), per digest-sized block of key.
-    cost: (length) => 2 * kdfCost(iterations, length, size),
-    key: (pass, length) => pbkdf2Sync(pass.utf8, octets(salt), iterations, length, prf)
+    keyOf: (pass, length) => ({
+      kdf: 'pbkdf2',
+      hash,
+      pass: pass.utf8,
+      salt: octets(salt),
+      iterations,
+      length
+    })
   }
 }
 
