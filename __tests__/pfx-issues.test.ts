@@ -1,8 +1,9 @@
 // The PKCS#12 reader against what real tools and hostile files do: trailing bytes after the PFX
-// (Windows-made files), the work budget over every derivation and the step's deadline, RFC 9579's
-// PBMAC1 vectors (the valid one and the invalid one), and the RSA-PSS certificate NSS makes for a
-// plain RSA key. The corpus itself is checked byte for byte through dist/index.js in
-// pfx-corpus.test.ts; these pin each behaviour at the reader and at the message.
+// (Windows-made files), a PFX .NET made on Windows, the work budget over every derivation and the
+// step's deadline, RFC 9579's PBMAC1 vectors (the three valid ones and the three invalid ones), and
+// the RSA-PSS certificate NSS makes for a plain RSA key. The corpus itself is checked byte for byte
+// through dist/index.js in pfx-corpus.test.ts; these pin each behaviour at the reader and at the
+// message.
 import { describe, expect, it } from '@jest/globals'
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -75,6 +76,19 @@ describe('bytes after the PFX', () => {
     })
     const der = read('openssl-trailing-zeros.der')
     expect(credential.x5tS256).toBe(createHash('sha256').update(der).digest('base64url'))
+  })
+})
+
+describe('a PFX made by .NET on Windows (dotnet/runtime test data)', () => {
+  it('opens with the null password, none given or the empty one: its certificate, byte for byte', () => {
+    const certificate = read('dotnet-null-password.der')
+    for (const password of [undefined, '']) {
+      expect(readPfx(read('dotnet-null-password.pfx'), password)).toEqual({
+        ok: true,
+        keys: [],
+        certificates: [certificate]
+      })
+    }
   })
 })
 
@@ -165,8 +179,25 @@ describe('PBMAC1, RFC 9579 appendix A', () => {
     expect(readPfx(read('rfc9579-a1.pfx'), '12345')).toEqual({ ok: false, problem: 'password' })
   })
 
+  it.each([
+    ['A.2 (HMAC-SHA256, PBKDF2-HMAC-SHA512)', 'rfc9579-a2.pfx'],
+    ['A.3 (HMAC-SHA512, PBKDF2-HMAC-SHA512)', 'rfc9579-a3.pfx']
+  ])('opens %s with the password 1234: the key and certificate of A.1', (_, file) => {
+    const a1 = readPfx(read('rfc9579-a1.pfx'), '1234')
+    expect(readPfx(read(file), '1234')).toEqual(a1)
+    expect(readPfx(read(file), '12345')).toEqual({ ok: false, problem: 'password' })
+  })
+
   it('refuses A.4, whose PBKDF2 iteration count is not the one the MAC was made with', () => {
     expect(readPfx(read('rfc9579-a4.pfx'), '1234')).toEqual({ ok: false, problem: 'password' })
+  })
+
+  it("refuses A.5, whose MAC was made with MacData's salt, which PBMAC1 does not use", () => {
+    expect(readPfx(read('rfc9579-a5.pfx'), '1234')).toEqual({ ok: false, problem: 'password' })
+  })
+
+  it('refuses A.6, whose PBKDF2 parameters lack the key length PBMAC1 requires', () => {
+    expect(readPfx(read('rfc9579-a6.pfx'), '1234')).toEqual({ ok: false, problem: 'unreadable' })
   })
 })
 

@@ -40,7 +40,7 @@ function keysBySalt(planned: Derivation[], derived: Map<string, Buffer>): Record
   return Object.fromEntries(
     planned
       .filter((d) => derived.has(derivationId(d)))
-      .map((d) => [d.salt.toString(), derived.get(derivationId(d))?.toString('hex')])
+      .map((d) => [d.salt.toString(), derived.get(derivationId(d))?.toString('hex') ?? ''])
   )
 }
 
