@@ -214,18 +214,18 @@ function plan(der: Buffer, text?: string): Derivation[] {
   const planned: Derivation[] = []
   try {
     const [, contentInfo, macData] = items(parseFirst(der))
-    if (macData !== undefined) planned.push(macScheme(macData).keyOf(pass))
+    if (macData !== undefined) planned.push(macScheme(macData).derivationOf(pass))
     const authSafe = octets(items(items(contentInfo)[1], 0xa0)[0])
     for (const info of items(parse(authSafe))) {
       const [type, wrapped] = items(info)
       const inner = items(wrapped, 0xa0)[0]
       if (oid(type) === OID.encryptedData) {
-        planned.push(...bagScheme(items(items(inner)[1])[1]).keysOf(pass))
+        planned.push(...bagScheme(items(items(inner)[1])[1]).derivationsOf(pass))
       } else if (oid(type) === OID.data) {
         for (const bag of items(parse(octets(inner)))) {
           const [id, value] = items(bag)
           if (oid(id) !== OID.shroudedKeyBag) continue
-          planned.push(...bagScheme(items(items(value, 0xa0)[0])[0]).keysOf(pass))
+          planned.push(...bagScheme(items(items(value, 0xa0)[0])[0]).derivationsOf(pass))
         }
       }
     }
@@ -295,9 +295,9 @@ export function readPfx(der: Buffer, text?: string, work: Work = newWork()): Pfx
  * @returns the check of one password.
  */
 function macCheck(macData: Node, content: Buffer, work: Work): (pass: Password) => boolean {
-  const { hmac, keyOf: derivation, want } = macScheme(macData)
+  const { hmac, derivationOf, want } = macScheme(macData)
   return (pass) => {
-    const d = derivation(pass)
+    const d = derivationOf(pass)
     charge(work, derivationCost(d), d.iterations)
     const actual = createHmac(hmac, keyOf(work, d)).update(content).digest()
     return actual.length === want.length && timingSafeEqual(actual, want)
@@ -307,7 +307,7 @@ function macCheck(macData: Node, content: Buffer, work: Work): (pass: Password) 
 /** MacData read: its HMAC's hash, the derivation of its key for a password, the MAC value. */
 function macScheme(macData: Node): {
   hmac: string
-  keyOf: (pass: Password) => Derivation
+  derivationOf: (pass: Password) => Derivation
   want: Buffer
 } {
   const [digestInfo, salt, count] = items(macData)
@@ -325,7 +325,7 @@ function macScheme(macData: Node): {
     if (length === undefined) throw new DerError('PBMAC1 without a key length')
     const hmac = PRFS[oid(items(scheme)[0])]
     if (!hmac) throw new Stop('unsupported', name(oid(items(scheme)[0])))
-    return { hmac, keyOf: (pass) => pbkdf2.keyOf(pass, length), want }
+    return { hmac, derivationOf: (pass) => pbkdf2.derivationOf(pass, length), want }
   }
   const digest = DIGESTS[id]
   if (!digest) throw new Stop('unsupported', name(id))
@@ -334,7 +334,7 @@ function macScheme(macData: Node): {
   const common = { kdf: 'pkcs12', hash, blockSize, salt: octets(salt), iterations } as const
   return {
     hmac: hash,
-    keyOf: (pass) => ({ ...common, pass: pass.bmp, purpose: 3, length: digestSize(hash) }),
+    derivationOf: (pass) => ({ ...common, pass: pass.bmp, purpose: 3, length: digestSize(hash) }),
     want
   }
 }
@@ -407,9 +407,9 @@ function readSafeContents(
  * whose plaintext has valid padding and parses to the end, which chance does not produce.
  */
 function decrypt(algorithm: Node, data: Buffer, candidates: Password[], work: Work): Node {
-  const { keysOf, open } = bagScheme(algorithm)
+  const { derivationsOf, open } = bagScheme(algorithm)
   for (const pass of candidates) {
-    const derivations = keysOf(pass)
+    const derivations = derivationsOf(pass)
     const cost = derivations.reduce((sum, d) => sum + derivationCost(d), 0)
     charge(work, cost, derivations[0].iterations)
     const plain = open(
@@ -431,7 +431,7 @@ function decrypt(algorithm: Node, data: Buffer, candidates: Password[], work: Wo
  * with those keys (undefined: bad padding or length, a wrong key).
  */
 function bagScheme(algorithm: Node): {
-  keysOf: (pass: Password) => Derivation[]
+  derivationsOf: (pass: Password) => Derivation[]
   open: (keys: Buffer[], data: Buffer) => Buffer | undefined
 } {
   const [idNode, params] = items(algorithm)
@@ -448,7 +448,7 @@ function bagScheme(algorithm: Node): {
       iterations: checkIterations(integer(count))
     } as const
     return {
-      keysOf: (pass) => {
+      derivationsOf: (pass) => {
         const key: Derivation = { ...common, pass: pass.bmp, purpose: 1, length: keyLength }
         return cipher === 'rc4'
           ? [key]
@@ -478,7 +478,7 @@ function pbes2(params: Node): ReturnType<typeof bagScheme> {
   if (keyLength !== cipher[1]) throw new DerError('key length')
   const iv = octets(ivNode)
   return {
-    keysOf: (pass) => [pbkdf2.keyOf(pass, keyLength)],
+    derivationsOf: (pass) => [pbkdf2.derivationOf(pass, keyLength)],
     open: ([key], data) => nodeDecrypt(cipher[0], key, iv, data)
   }
 }
@@ -486,7 +486,7 @@ function pbes2(params: Node): ReturnType<typeof bagScheme> {
 /** PBKDF2-params (RFC 8018 appendix A.2), for PBES2 and PBMAC1. */
 function pbkdf2Params(kdf: Node): {
   keyLength?: number
-  keyOf: (pass: Password, length: number) => Derivation
+  derivationOf: (pass: Password, length: number) => Derivation
 } {
   const [kdfId, kdfParams] = items(kdf)
   if (oid(kdfId) !== OID.pbkdf2) throw new Stop('unsupported', name(oid(kdfId)))
@@ -500,7 +500,7 @@ function pbkdf2Params(kdf: Node): {
   if (!hash) throw new Stop('unsupported', name(prfId))
   return {
     keyLength,
-    keyOf: (pass, length) => ({
+    derivationOf: (pass, length) => ({
       kdf: 'pbkdf2',
       hash,
       pass: pass.utf8,
