@@ -89,10 +89,18 @@ describe('deriveAhead', () => {
     expect(keys).toEqual({ a: derive(planned[0]).toString('hex') })
   })
 
-  it('derives nothing more once the deadline has passed, and ends the worker', async () => {
-    const planned = [pkcs12(400_000, 'a'), pkcs12(400_000, 'b'), pkcs12(400_000, 'c')]
+  it('derives nothing once the deadline has passed', async () => {
+    const planned = [pkcs12(400_000, 'a'), pkcs12(400_000, 'b'), pkcs12(400_000, 'c'), pbkdf2]
     const derived = await deriveAhead(planned, Date.now() - 1, WORKER)
     expect(derived.size).toBe(0)
+  })
+
+  it('ends the worker at the deadline, keeping what this thread derived before it', async () => {
+    // Shared alternately: this thread takes a, c and e, the worker b, d and f. After a, the deadline
+    // has passed: this thread stops, and ends the worker, which has three times a's work to do.
+    const planned = ['a', 'b', 'c', 'd', 'e', 'f'].map((salt) => pkcs12(1_000_000, salt))
+    const derived = await deriveAhead(planned, Date.now() + 50, WORKER)
+    expect(keysBySalt(planned, derived)).toEqual({ a: derive(planned[0]).toString('hex') })
   })
 })
 

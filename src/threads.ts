@@ -33,6 +33,7 @@ export async function deriveAhead(
   workerFile = WORKER_FILE
 ): Promise<Map<string, Buffer>> {
   const derived = new Map<string, Buffer>()
+  if (Date.now() > deadline) return derived
   const pending: Promise<void>[] = []
   for (const d of planned.filter((d) => d.kdf === 'pbkdf2')) {
     pending.push(
