@@ -122,6 +122,11 @@ export function derivationCost(d: Derivation): number {
   return d.kdf === 'pkcs12' ? cost : 2 * cost
 }
 
+/** The hash computations of several derivations. */
+export function derivationsCost(list: Derivation[]): number {
+  return list.reduce((sum, d) => sum + derivationCost(d), 0)
+}
+
 /** What identifies a derivation's result: every input, the password included (kept in memory only). */
 export function derivationId(d: Derivation): string {
   const parts = [

@@ -8,7 +8,14 @@
 // answers what it found, and credential.ts words the message.
 import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto'
 import { DerError, integer, items, octets, oid, parse, parseFirst, TAG, type Node } from './der.js'
-import { derivationCost, derivationId, derive, digestSize, type Derivation } from './kdf.js'
+import {
+  derivationCost,
+  derivationId,
+  derivationsCost,
+  derive,
+  digestSize,
+  type Derivation
+} from './kdf.js'
 import { decryptRc2Cbc } from './rc2.js'
 import { rc4 } from './rc4.js'
 import { deriveAhead } from './threads.js'
@@ -196,8 +203,7 @@ export async function openPfx(
   work: Work = newWork()
 ): Promise<PfxResult> {
   const planned = plan(der, text)
-  const cost = planned.reduce((sum, d) => sum + derivationCost(d), 0)
-  if (cost <= work.left) {
+  if (derivationsCost(planned) <= work.left) {
     for (const [id, key] of await deriveAhead(planned, work.deadline)) work.derived.set(id, key)
   }
   return readPfx(der, text, work)
@@ -410,8 +416,7 @@ function decrypt(algorithm: Node, data: Buffer, candidates: Password[], work: Wo
   const { derivationsOf, open } = bagScheme(algorithm)
   for (const pass of candidates) {
     const derivations = derivationsOf(pass)
-    const cost = derivations.reduce((sum, d) => sum + derivationCost(d), 0)
-    charge(work, cost, derivations[0].iterations)
+    charge(work, derivationsCost(derivations), derivations[0].iterations)
     const plain = open(
       derivations.map((d) => keyOf(work, d)),
       data
