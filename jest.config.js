@@ -20,9 +20,9 @@ export default {
   collectCoverageFrom: [
     'src/**/*.ts',
     '!src/index.ts',
-    '!src/post.ts',
+    '!src/action/post.ts',
     '!src/service/index.ts',
-    '!src/kdf-worker.ts'
+    '!src/keys/pkcs12/kdf-worker.ts'
   ],
   coverageProvider: 'v8',
   coverageReporters: ['text-summary', 'json-summary'],

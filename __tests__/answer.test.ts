@@ -1,7 +1,7 @@
-// Reading a server's answer (src/answer.ts) with exact cases; fuzz.test.ts checks that every
+// Reading a server's answer (src/oauth/answer.ts) with exact cases; fuzz.test.ts checks that every
 // function stays linear and never throws on random bodies.
 import { describe, expect, it } from '@jest/globals'
-import { errorCode, excerpt, parseJson, preview, tokenLike } from '../src/answer.js'
+import { errorCode, excerpt, parseJson, preview, tokenLike } from '../src/oauth/answer.js'
 import { Secrets } from '../src/log.js'
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl'

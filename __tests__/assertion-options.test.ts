@@ -1,11 +1,11 @@
 // The assertion's lifetime and clock offset (signAssertion), and the inputs that set them.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { decodeJwt } from 'jose'
-import { signAssertion } from '../src/assertion.js'
-import { loadCredential } from '../src/credential.js'
+import { signAssertion } from '../src/oauth/assertion.js'
+import { loadCredential } from '../src/keys/credential.js'
 import { InputError } from '../src/errors.js'
-import { readSettings } from '../src/inputs.js'
-import { summariseAssertion } from '../src/summary.js'
+import { readSettings } from '../src/action/inputs.js'
+import { summariseAssertion } from '../src/action/summary.js'
 import { makeCert } from './support/certs.js'
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47'

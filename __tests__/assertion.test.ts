@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { compactVerify, decodeProtectedHeader, jwtVerify } from 'jose'
-import { signAssertion } from '../src/assertion.js'
-import { loadCredential, type Credential } from '../src/credential.js'
-import type { Algorithm } from '../src/inputs.js'
+import { signAssertion } from '../src/oauth/assertion.js'
+import { loadCredential, type Credential } from '../src/keys/credential.js'
+import type { Algorithm } from '../src/settings.js'
 import { makeCert } from './support/certs.js'
 
 const TOKEN_URL =

@@ -18,9 +18,9 @@ import {
   loadCredential,
   MAX_FILE_BYTES,
   readCertificateFile
-} from '../src/credential.js'
+} from '../src/keys/credential.js'
 import { InputError } from '../src/errors.js'
-import type { CertificateSource } from '../src/inputs.js'
+import type { CertificateSource } from '../src/settings.js'
 import forge from 'node-forge'
 import { makeCert, makePfx } from './support/certs.js'
 import { linuxOnly, posixOnly } from './support/platform.js'

@@ -5,14 +5,14 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
-import { errorCode, excerpt, parseJson, preview, tokenLike } from '../src/answer.js'
-import { parsePem } from '../src/pem.js'
-import { loadCredential } from '../src/credential.js'
+import { errorCode, excerpt, parseJson, preview, tokenLike } from '../src/oauth/answer.js'
+import { parsePem } from '../src/keys/pem.js'
+import { loadCredential } from '../src/keys/credential.js'
 import { makeCert } from './support/certs.js'
 import { ActionError, InputError } from '../src/errors.js'
 import { createLog, escapeLine, MAX_LINE, type LogSink } from '../src/log.js'
-import { escapeHtml } from '../src/summary.js'
-import { readToken, type HttpAnswer } from '../src/token.js'
+import { escapeHtml } from '../src/action/summary.js'
+import { readToken, type HttpAnswer } from '../src/oauth/token.js'
 
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
@@ -133,7 +133,7 @@ describe('the log (src/log.ts)', () => {
   })
 })
 
-describe('answer reading (src/answer.ts)', () => {
+describe('answer reading (src/oauth/answer.ts)', () => {
   it('never throws on any text, JSON or value, and keeps its bounds', () => {
     fc.assert(
       fc.property(fc.oneof(hostileText, fc.json()), fc.anything(), (text, value) => {
@@ -196,7 +196,7 @@ describe('answer reading (src/answer.ts)', () => {
   })
 })
 
-describe('token answers (src/token.ts readToken)', () => {
+describe('token answers (src/oauth/token.ts readToken)', () => {
   const answerOf = (status: number, body: string): HttpAnswer => ({ status, headers: {}, body })
 
   it('ends every answer in a token or a TokenError, never another error, never quoting the secret', () => {
@@ -286,7 +286,7 @@ describe('token answers (src/token.ts readToken)', () => {
   })
 })
 
-describe('certificate text with many blocks (src/credential.ts loadCredential)', () => {
+describe('certificate text with many blocks (src/keys/credential.ts loadCredential)', () => {
   const { keyPem, certPem } = makeCert({ commonName: 'fuzz' })
   it('loads the key and at most 32 certificates, or refuses with an InputError, masking 64 pieces at most', async () => {
     await fc.assert(
@@ -325,7 +325,7 @@ describe('certificate text with many blocks (src/credential.ts loadCredential)',
   })
 })
 
-describe('PEM parsing (src/credential.ts parsePem)', () => {
+describe('PEM parsing (src/keys/credential.ts parsePem)', () => {
   it('returns blocks or throws an InputError for any text', () => {
     fc.assert(
       fc.property(hostileText, (text) => {

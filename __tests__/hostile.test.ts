@@ -21,8 +21,8 @@ import {
   type HostileRequest
 } from './support/hostile-server.js'
 import { ROOT, runAction, runnerLeaks, type ActionRun } from './support/run-action.js'
-import { DEFAULT_RETRY_POLICY, type RetryDeps } from '../src/retry.js'
-import { requestToken } from '../src/token.js'
+import { DEFAULT_RETRY_POLICY, type RetryDeps } from '../src/oauth/retry.js'
+import { requestToken } from '../src/oauth/token.js'
 
 const PASSWORD = `pw-${randomBytes(12).toString('base64url')}`
 const cert = makeCert({ commonName: 'hostile test' })

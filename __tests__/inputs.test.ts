@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InputError } from '../src/errors.js'
-import { isReservedVariable, readSettings } from '../src/inputs.js'
+import { isReservedVariable, readSettings } from '../src/action/inputs.js'
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47'
 const CLIENT = '11111111-2222-3333-4444-555555555555'

@@ -3,9 +3,9 @@
 // times as long, quadratic work 64 times. The bound (24) leaves room for a busy machine and for
 // the garbage collector; it is a ratio, not a time limit.
 import { describe, expect, it } from '@jest/globals'
-import { loadCredential } from '../src/credential.js'
+import { loadCredential } from '../src/keys/credential.js'
 import { redact } from '../src/log.js'
-import { readToken } from '../src/token.js'
+import { readToken } from '../src/oauth/token.js'
 import { makeCert } from './support/certs.js'
 
 const RATIO = 24

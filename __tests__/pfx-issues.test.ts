@@ -8,8 +8,8 @@ import { describe, expect, it } from '@jest/globals'
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadCredential } from '../src/credential.js'
-import { newWork, readPfx, WORK_BUDGET } from '../src/pfx.js'
+import { loadCredential } from '../src/keys/credential.js'
+import { newWork, readPfx, WORK_BUDGET } from '../src/keys/pkcs12/pfx.js'
 import { ROOT } from './support/run-action.js'
 
 const DIR = join(ROOT, '__tests__', 'fixtures', 'pfx')

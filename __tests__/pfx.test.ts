@@ -8,11 +8,11 @@ import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomInt } from 'n
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkCredential, loadCredential } from '../src/credential.js'
-import type * as Der from '../src/der.js'
-import type * as Pfx from '../src/pfx.js'
-import type * as Rc2 from '../src/rc2.js'
-import { rc4 } from '../src/rc4.js'
+import { checkCredential, loadCredential } from '../src/keys/credential.js'
+import type * as Der from '../src/keys/pkcs12/der.js'
+import type * as Pfx from '../src/keys/pkcs12/pfx.js'
+import type * as Rc2 from '../src/keys/pkcs12/rc2.js'
+import { rc4 } from '../src/keys/pkcs12/rc4.js'
 import { makeCert } from './support/certs.js'
 import { ROOT } from './support/run-action.js'
 
@@ -29,9 +29,9 @@ let decryptRc2Cbc: typeof Rc2.decryptRc2Cbc
 let expandKey: typeof Rc2.expandKey
 beforeEach(async () => {
   jest.resetModules()
-  ;({ DerError, octets, parse } = await import('../src/der.js'))
-  ;({ pkcs12Kdf, readPfx } = await import('../src/pfx.js'))
-  ;({ decryptBlock, decryptRc2Cbc, expandKey } = await import('../src/rc2.js'))
+  ;({ DerError, octets, parse } = await import('../src/keys/pkcs12/der.js'))
+  ;({ pkcs12Kdf, readPfx } = await import('../src/keys/pkcs12/pfx.js'))
+  ;({ decryptBlock, decryptRc2Cbc, expandKey } = await import('../src/keys/pkcs12/rc2.js'))
 })
 
 const DIR = join(ROOT, '__tests__', 'fixtures', 'pfx')

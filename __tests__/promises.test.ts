@@ -17,18 +17,18 @@ import type { AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkCredential, loadCredential } from '../src/credential.js'
+import { checkCredential, loadCredential } from '../src/keys/credential.js'
 import { InputError, TokenError } from '../src/errors.js'
-import { readSettings } from '../src/inputs.js'
-import { run } from '../src/main.js'
+import { readSettings } from '../src/action/inputs.js'
+import { run } from '../src/action/main.js'
 import {
   DEFAULT_RETRY_POLICY,
   parseRetryAfter,
   TransientError,
   withRetries,
   type RetryDeps
-} from '../src/retry.js'
-import { requestToken } from '../src/token.js'
+} from '../src/oauth/retry.js'
+import { requestToken } from '../src/oauth/token.js'
 import { makeCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { parseFileCommand } from './support/run-action.js'

@@ -8,7 +8,7 @@ import {
   TransientError,
   withRetries,
   type RetryDeps
-} from '../src/retry.js'
+} from '../src/oauth/retry.js'
 
 /** A fake clock: sleeping advances it; nothing really waits. */
 function fakeDeps(overrides: Partial<RetryDeps> = {}) {

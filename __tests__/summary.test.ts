@@ -1,9 +1,9 @@
 // The job summary's rows, exactly: what a reader of the run sees, and nothing secret.
 import { describe, expect, it } from '@jest/globals'
 import type { X509Certificate } from 'node:crypto'
-import type { Settings } from '../src/inputs.js'
-import { escapeHtml, summarise } from '../src/summary.js'
-import type { TokenResponse } from '../src/token.js'
+import type { Settings } from '../src/settings.js'
+import { escapeHtml, summarise } from '../src/action/summary.js'
+import type { TokenResponse } from '../src/oauth/token.js'
 import { makeCert } from './support/certs.js'
 
 const settings: Settings = {

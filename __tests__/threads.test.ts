@@ -5,9 +5,9 @@
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { derivationId, derive, type Derivation } from '../src/kdf.js'
-import { newWork, openPfx, readPfx } from '../src/pfx.js'
-import { deriveAhead, WORKER_START_COST } from '../src/threads.js'
+import { derivationId, derive, type Derivation } from '../src/keys/pkcs12/kdf.js'
+import { newWork, openPfx, readPfx } from '../src/keys/pkcs12/pfx.js'
+import { deriveAhead, WORKER_START_COST } from '../src/keys/pkcs12/threads.js'
 import { ROOT } from './support/run-action.js'
 
 const DIR = join(ROOT, '__tests__', 'fixtures', 'pfx')

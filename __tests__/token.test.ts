@@ -1,8 +1,8 @@
 // How a refusal is explained, by what signed the request (readToken, in-process).
 import { describe, expect, it } from '@jest/globals'
 import { TokenError } from '../src/errors.js'
-import { TransientError } from '../src/retry.js'
-import { readToken, type Signer } from '../src/token.js'
+import { TransientError } from '../src/oauth/retry.js'
+import { readToken, type Signer } from '../src/oauth/token.js'
 
 const URL = 'https://login.test/tenant/oauth2/v2.0/token'
 const REFUSAL = {

@@ -200,6 +200,22 @@ describe('validate-workflows', () => {
       "__tests__/files.test.ts:11:14: ''/home' exists on some systems only: declare the test with linuxOnly or posixOnly (__tests__/support/platform.js), or build the path with node:path."
     ])
   })
+  it("fails an import from a lower room up to a higher one, or past a room's doors", async () => {
+    const run = await validate(
+      makeRepository({
+        'src/settings.ts': 'export type Algorithm = string\n',
+        'src/action/inputs.ts': "import type { Algorithm } from '../settings.js'\n",
+        'src/oauth/answer.ts': 'export const x = 1\n',
+        'src/keys/credential.ts':
+          "import type { Algorithm } from '../settings.js'\nimport { readSettings } from '../action/inputs.js'\n",
+        'src/service/tokens.ts': "export const y = await import('../oauth/answer.js')\n"
+      })
+    )
+    expect(run.problems).toEqual([
+      'src/keys/credential.ts:2:31: src/keys/credential.ts (src/keys/) imports src/action/inputs.ts, a higher room (src/action/): move what both need down, e.g. into src/settings.ts.',
+      'src/service/tokens.ts:1:32: src/service/tokens.ts imports src/oauth/answer.ts, inside src/oauth/: use its doors (src/oauth/assertion.ts, src/oauth/token.ts, src/oauth/retry.ts), or make answer.ts one in scripts/check-layers.mjs if it is meant for other rooms.'
+    ])
+  })
 })
 
 describe('file commands written with CRLF (os.EOL on Windows)', () => {

@@ -46,35 +46,43 @@ const lazySummaryFs = {
   }
 }
 
+// keys/credential.ts loads the PKCS#12 reader on demand (`import('./pkcs12/pfx.js')`); in dist/
+// it is pfx.js beside index.js, its own file, so a run with a PEM never loads it.
+/** @type {import('esbuild').Plugin} */
+const pfxBeside = {
+  name: 'pfx-beside',
+  setup(build) {
+    build.onResolve({ filter: /(^|\/)pfx\.js$/ }, () => ({ path: './pfx.js', external: true }))
+  }
+}
+
 rmSync(dist, { recursive: true, force: true })
 const results = await Promise.all([
   build({
     ...common,
     entryPoints: { index: 'src/index.ts' },
     outdir: 'dist',
-    // pfx.js is its own file, loaded on demand (see src/credential.ts).
-    external: ['./pfx.js'],
-    plugins: [lazySummaryFs],
+    plugins: [lazySummaryFs, pfxBeside],
     alias: {
       undici: './scripts/stubs/undici.js',
       '@actions/exec': './scripts/stubs/exec.js',
       tunnel: './scripts/stubs/tunnel.cjs'
     }
   }),
-  build({ ...common, entryPoints: { pfx: 'src/pfx.ts' }, outdir: 'dist' }),
-  // The worker thread that derives a PFX's keys beside the main one (src/threads.ts): it loads
-  // pfx.js for the KDF instead of a copy.
+  build({ ...common, entryPoints: { pfx: 'src/keys/pkcs12/pfx.ts' }, outdir: 'dist' }),
+  // The worker thread that derives a PFX's keys beside the main one (keys/pkcs12/threads.ts): it
+  // loads pfx.js for the KDF instead of a copy.
   build({
     ...common,
-    entryPoints: { 'kdf-worker': 'src/kdf-worker.ts' },
+    entryPoints: { 'kdf-worker': 'src/keys/pkcs12/kdf-worker.ts' },
     outdir: 'dist',
-    external: ['./pfx.js']
+    plugins: [pfxBeside]
   }),
   // The token service (identity-endpoint) and the post step that stops it: started only when
   // asked for, so a run without them loads neither.
   build({
     ...common,
-    entryPoints: { service: 'src/service/index.ts', post: 'src/post.ts' },
+    entryPoints: { service: 'src/service/index.ts', post: 'src/action/post.ts' },
     outdir: 'dist',
     plugins: [lazySummaryFs],
     alias: {

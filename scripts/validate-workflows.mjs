@@ -6,7 +6,8 @@
 // `OWNER/certificate-token-action@REF`) may only pass inputs that action.yml declares, must pass
 // the required ones, and `steps.<id>.outputs.<name>` must name one of its outputs. Each example
 // must be in README.md word for word; the repository's own workflows must set `permissions:` and
-// pin other repositories' actions by commit SHA.
+// pin other repositories' actions by commit SHA. Tests must hold on every OS (checkTestPortability),
+// and src/ imports only down and through doors (scripts/check-layers.mjs).
 //
 // Usage: node scripts/validate-workflows.mjs [repository root]. Prints `file:line:column: message`
 // for each problem (and a GitHub annotation on a runner) and exits 1 if there is any.
@@ -14,6 +15,7 @@ import { register } from 'node:module'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { checkLayers } from './check-layers.mjs'
 
 /**
  * One problem, 1-based line and column in the file as it is on disk.
@@ -188,7 +190,7 @@ export async function validateRepository(root) {
     }
     if (source.kind === 'workflow') problems.push(...checkNode24(source))
   }
-  problems.push(...checkTestPortability(root))
+  problems.push(...checkTestPortability(root), ...checkLayers(root))
   return problems
 }
 

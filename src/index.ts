@@ -5,7 +5,7 @@
  * a socket or a timer. It exits once stdout has taken the last line (a pipe can be asynchronous,
  * on macOS for one), or after a second at most.
  */
-import { run } from './main.js'
+import { run } from './action/main.js'
 
 void run().finally(() => {
   process.stdout.write('', () => process.exit())

@@ -1,6 +1,6 @@
 // What the main step hands the token service over its stdin pipe: never through argv, the
 // environment or a file, which other processes of the runner can read.
-import type { Algorithm } from '../inputs.js'
+import type { Algorithm } from '../settings.js'
 
 export interface ServiceConfig {
   clientId: string

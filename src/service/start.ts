@@ -9,6 +9,10 @@ import { ActionError } from '../errors.js'
 import type { ServiceConfig } from './config.js'
 import { APP_SERVICE_API_VERSION, APP_SERVICE_PATH, IMDS_PATH } from './protocol.js'
 
+// The service's door for the steps: how to start it, and what the `post:` step needs to stop it.
+export { STOP_PATH } from './protocol.js'
+export type { StopReport } from './server.js'
+
 /** What the main step saves of the service for the `post:` step (`core.saveState`). */
 export interface ServiceState {
   pid: number

@@ -1,4 +1,4 @@
-import { TokenError } from './errors.js'
+import { TokenError } from '../errors.js'
 
 /** Bounds of the retry loop. */
 export interface RetryPolicy {

@@ -1,7 +1,7 @@
 import { constants, randomUUID, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto'
-import type { Credential } from './credential.js'
-import { ActionError } from './errors.js'
-import { ASSERTION_LIFETIME_SECONDS, type Algorithm } from './inputs.js'
+import type { Credential } from '../keys/credential.js'
+import { ActionError } from '../errors.js'
+import { ASSERTION_LIFETIME_SECONDS, type Algorithm } from '../settings.js'
 
 /** What the assertion says, besides the key that signs it. */
 export interface AssertionOptions {

@@ -5,8 +5,8 @@ import * as diagnostics from 'node:diagnostics_channel'
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { errorCode, excerpt, parseJson, preview, tokenLike, type Json } from './answer.js'
-import { clip, Secrets } from './log.js'
-import { TokenError } from './errors.js'
+import { clip, Secrets } from '../log.js'
+import { TokenError } from '../errors.js'
 import { parseRetryAfter, TransientError, withRetries, type RetryDeps } from './retry.js'
 
 /** A token as the server issued it. */

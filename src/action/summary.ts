@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose'
-import type { Credential } from './credential.js'
-import type { Settings } from './inputs.js'
-import type { TokenResponse } from './token.js'
+import type { Credential } from '../keys/credential.js'
+import type { Settings } from '../settings.js'
+import type { TokenResponse } from '../oauth/token.js'
 
 /** One row of the job summary: a label and a value that is safe to show, HTML-escaped. */
 export type SummaryRow = [label: string, value: string]

@@ -6,9 +6,9 @@ import {
   X509Certificate
 } from 'node:crypto'
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
-import type { PfxResult } from './pfx.js'
-import { InputError } from './errors.js'
-import { items, parse } from './der.js'
+import type { PfxResult } from './pkcs12/pfx.js'
+import { InputError } from '../errors.js'
+import { items, parse } from './pkcs12/der.js'
 import {
   certificateDer,
   isKeyLabel,
@@ -17,7 +17,7 @@ import {
   parsePem,
   type PemBlock
 } from './pem.js'
-import type { Algorithm, CertificateSource } from './inputs.js'
+import type { Algorithm, CertificateSource } from '../settings.js'
 
 /** The signing key and the certificate chain it belongs to. */
 export interface Credential {
@@ -221,7 +221,7 @@ async function addPfx(
       `Input '${input}' holds a certificate alone (DER, as in a .cer file), without its private key: give the key and the certificate as PEM, or a PFX that holds both.`
     )
   }
-  const { newWork, openPfx } = await import('./pfx.js')
+  const { newWork, openPfx } = await import('./pkcs12/pfx.js')
   // One budget for every attempt of this load: the password as given, then trimmed.
   const work = newWork(material.deadline)
   let pfx = await openPfx(der, password, work)

@@ -6,11 +6,15 @@
 import * as core from '@actions/core'
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { createLog } from './log.js'
+import { createLog } from '../log.js'
 import { escapeHtml } from './summary.js'
-import type { StopReport } from './service/server.js'
-import { STOP_PATH } from './service/protocol.js'
-import { isRunning, STATE_NAME, type ServiceState } from './service/start.js'
+import {
+  isRunning,
+  STATE_NAME,
+  STOP_PATH,
+  type ServiceState,
+  type StopReport
+} from '../service/start.js'
 
 /** How long the service may take to answer the stop request, and then to exit. */
 const STOP_TIMEOUT_MS = 5_000

@@ -2,7 +2,7 @@
  * Reading a server's answer body, which is untrusted: every function here is linear in its input
  * (no regex that can backtrack across the text, bounded walks of nested JSON) and never throws.
  */
-import { Secrets } from './log.js'
+import { Secrets } from '../log.js'
 /** A JSON object as parsed from an answer. */
 export type Json = Record<string, unknown>
 

@@ -1,7 +1,7 @@
 // PEM repair: what secret stores and copy-paste do to PEM text undone, and each block rebuilt in the
 // canonical form node:crypto parses. Untrusted text: one forward indexOf scan, linear in its length.
-import { parseFirst } from './der.js'
-import { InputError } from './errors.js'
+import { parseFirst } from './pkcs12/der.js'
+import { InputError } from '../errors.js'
 
 /** One PEM block, with the input it came from (for messages). */
 export interface PemBlock {
