@@ -1,7 +1,16 @@
 // The BER reader on its own: each length form, the exact bytes and content it keeps, the bounds it
 // enforces (depth, length octets, end of input) and the error for each way an input is refused.
 import { describe, expect, it } from '@jest/globals'
-import { DerError, integer, items, octets, oid, parse, parseFirst, type Node } from '../src/keys/pkcs12/der.js'
+import {
+  DerError,
+  integer,
+  items,
+  octets,
+  oid,
+  parse,
+  parseFirst,
+  type Node
+} from '../src/keys/pkcs12/der.js'
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s/g, ''), 'hex')
 

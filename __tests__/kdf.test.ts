@@ -3,7 +3,13 @@
 // one, a few, and a thousand); and the KDF's cost as the work budget counts it.
 import { describe, expect, it } from '@jest/globals'
 import { hash, randomBytes } from 'node:crypto'
-import { BY_HAND_FROM, digestSize, iterateHash, kdfCost, pkcs12Kdf } from '../src/keys/pkcs12/kdf.js'
+import {
+  BY_HAND_FROM,
+  digestSize,
+  iterateHash,
+  kdfCost,
+  pkcs12Kdf
+} from '../src/keys/pkcs12/kdf.js'
 import { iterateSha1 } from '../src/keys/pkcs12/sha1.js'
 import { iterateSha256 } from '../src/keys/pkcs12/sha256.js'
 

@@ -3,7 +3,13 @@
 // and the one message for a block that is not whole.
 import { describe, expect, it } from '@jest/globals'
 import { InputError } from '../src/errors.js'
-import { isKeyLabel, MIN_KEY_PIECE_LENGTH, normalize, parsePem, type PemBlock } from '../src/keys/pem.js'
+import {
+  isKeyLabel,
+  MIN_KEY_PIECE_LENGTH,
+  normalize,
+  parsePem,
+  type PemBlock
+} from '../src/keys/pem.js'
 
 const TRUNCATED =
   "Input 'certificate' holds a PEM block without its matching -----END ...----- line: the text is truncated. Paste the whole file."
