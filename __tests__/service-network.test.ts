@@ -38,6 +38,8 @@ afterAll(async () => {
 
 interface Started {
   port: number
+  /** The IMDS-shaped URL with its secret path (the msi-endpoint output). */
+  msiEndpoint: string
   header: string
   state: string
   temp: string
@@ -69,6 +71,7 @@ async function start(): Promise<Started> {
   const { port } = JSON.parse(state) as { port: number }
   return {
     port,
+    msiEndpoint: main.outputs['msi-endpoint'],
     header: main.exported.IDENTITY_HEADER,
     state,
     temp,
@@ -260,6 +263,56 @@ describe('the token service: the token server failing for a while', () => {
       expect(Number(again.retryAfter)).toBeGreaterThanOrEqual(6)
       expect(server.requests.length).toBe(asked)
       server.faults.length = 0
+    } finally {
+      await post(started)
+    }
+  }, 30_000)
+})
+
+describe('the token service: who may ask', () => {
+  it("serves the IMDS shape with X-IDENTITY-HEADER too, as HashiCorp's go-azure-sdk sends it, and refuses a relay or a page", async () => {
+    const started = await start()
+    try {
+      const endpoint = new URL(started.msiEndpoint)
+      const raw = (path: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; body: Record<string, string> }>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: started.port, path, headers }, (res) => {
+            let body = ''
+            res.on('data', (chunk: Buffer) => (body += chunk))
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                body: JSON.parse(body || '{}') as Record<string, string>
+              })
+            )
+          })
+          req.on('error', reject)
+          req.end()
+        })
+      const imds = `${endpoint.pathname}?api-version=2018-02-01&resource=${encodeURIComponent(VAULT)}`
+      const terraform = await raw(imds, { Metadata: 'true', 'X-IDENTITY-HEADER': started.header })
+      expect(terraform.status).toBe(200)
+      expect(Number(terraform.body.expires_in)).toBeGreaterThan(3500)
+      const msi = `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(VAULT)}`
+      const withHeader = { 'X-IDENTITY-HEADER': started.header }
+      expect(await raw(msi, { ...withHeader, Via: '1.1 proxy.corp.example' })).toEqual({
+        status: 403,
+        body: {
+          error: 'invalid_request',
+          error_description:
+            'Requests relayed by a proxy (Via, Proxy-*) are refused: ask with no proxy for 127.0.0.1 (NO_PROXY).'
+        }
+      })
+      expect(await raw(`http://127.0.0.1:${started.port}${msi}`, withHeader)).toMatchObject({
+        status: 403
+      })
+      expect(await raw(msi, { ...withHeader, Origin: 'https://evil.example' })).toEqual({
+        status: 403,
+        body: {
+          error: 'invalid_request',
+          error_description: 'Requests from a browser (Origin) are refused.'
+        }
+      })
     } finally {
       await post(started)
     }
