@@ -2,9 +2,12 @@
 // through the token service (dist/, started by the main step as the runner does) while the
 // Entra-like token server answers every token request with 503 for OUTAGE seconds, then recovers.
 //
-//   node scripts/build.mjs && node scripts/measure-outage.mjs [OUTAGE seconds, default 30] [503|429]
+//   node scripts/build.mjs && node scripts/measure-outage.mjs [OUTAGE seconds, default 30] [503|429] [python]
+//
+// With `python`, the client is Python's azure-identity (__tests__/support/mi_client.py) instead.
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeCert, makeTlsCert } from '../__tests__/support/certs.js'
@@ -13,6 +16,9 @@ import { ROOT, runAction, spawnNode } from '../__tests__/support/run-action.js'
 
 const outageSeconds = Number(process.argv[2] ?? 30)
 const status = Number(process.argv[3] ?? 503)
+const python = process.argv[4] === 'python'
+/** Debian's Python, which has python3-azure, as the tests use it. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
 const clientId = randomUUID()
 const tenantId = randomUUID()
 const dir = mkdtempSync(join(tmpdir(), 'measure-outage-'))
@@ -45,15 +51,29 @@ try {
     clearInterval(outage)
     server.faults.length = 0
   }, outageSeconds * 1000)
-  const run = await spawnNode(
-    [join(ROOT, '__tests__', 'support', 'mi-clients.mjs'), 'managed-identity-credential', resource],
-    { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: tls.caFile, ...main.exported },
-    300_000
-  )
-  const line = run.stdout.trim()
+  const env = { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: tls.caFile, ...main.exported }
+  const run = python
+    ? await new Promise((resolve) =>
+        execFile(
+          PYTHON,
+          [join(ROOT, '__tests__', 'support', 'mi_client.py'), resource],
+          { env, timeout: 300_000 },
+          (_, stdout) => resolve({ stdout })
+        )
+      )
+    : await spawnNode(
+        [
+          join(ROOT, '__tests__', 'support', 'mi-clients.mjs'),
+          'managed-identity-credential',
+          resource
+        ],
+        env,
+        300_000
+      )
+  const line = String(run.stdout).trim()
   const outcome = line.startsWith('{') ? 'got a token' : line
   console.log(
-    `${outageSeconds}-s ${status} outage: @azure/identity ${outcome} after ${((Date.now() - began) / 1000).toFixed(1)} s; ${server.requests.length - asked} token requests reached the token server.`
+    `${outageSeconds}-s ${status} outage: ${python ? "Python's azure-identity" : '@azure/identity'} ${outcome} after ${((Date.now() - began) / 1000).toFixed(1)} s; ${server.requests.length - asked} token requests reached the token server.`
   )
 } finally {
   const summary = join(temp, 'summary.md')
