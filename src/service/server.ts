@@ -124,7 +124,7 @@ export async function startServer(
   /**
    * No token now, but one may come: 503 (429 when the token server throttled) with Retry-After, as
    * App Service answers, which SDKs retry after the time it says (@azure/identity's
-   * throttlingRetryStrategy reads it on both statuses; Python's azure-identity, Go's azure-sdk
+   * throttlingRetryStrategy reads it on both statuses; msal-node and Python's azure-identity
    * likewise). Only a failure of the token server is logged, not each wait.
    */
   function unavailable(res: ServerResponse, resource: string, error: Unavailable): void {
