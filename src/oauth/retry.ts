@@ -88,10 +88,7 @@ export async function withRetries<T>(
         throw new TokenError(`Gave up: ${limit} before the step's next request could be sent.`)
       }
       const tries = `${n - 1} attempt${n === 2 ? '' : 's'}`
-      throw new TokenError(
-        `${last.message.replace(/\.$/, '')} (gave up after ${tries}: ${limit}).`,
-        last.status
-      )
+      throw giveUp(last, `gave up after ${tries}: ${limit}`)
     }
     const timeoutMs = Math.min(policy.attemptTimeoutMs, remaining)
     try {
@@ -110,13 +107,27 @@ export async function withRetries<T>(
       } else if (wait >= left) {
         why = `gave up after ${n} attempt${n === 1 ? '' : 's'}: waiting ${seconds(wait)} s more would pass the ${seconds(policy.totalTimeMs)} s limit`
       }
-      if (why) throw new TokenError(`${error.message.replace(/\.$/, '')} (${why}).`, error.status)
+      if (why) throw giveUp(error, why)
       deps.log(
         `Attempt ${n} of ${policy.maxAttempts} failed: ${error.reason}; retrying in ${(wait / 1000).toFixed(1)} s.`
       )
       await deps.sleep(wait)
     }
   }
+}
+
+/**
+ * The error of a retry loop that gave up on a transient failure: still a {@link TransientError},
+ * with the server's status and `Retry-After`, so that a caller that answers others (the token
+ * service) passes it on as one that may pass.
+ */
+function giveUp(last: TransientError, why: string): TransientError {
+  return new TransientError(
+    `${last.message.replace(/\.$/, '')} (${why}).`,
+    last.reason,
+    last.status,
+    last.retryAfterMs
+  )
 }
 
 /**

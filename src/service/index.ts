@@ -11,7 +11,7 @@ import { signAssertion } from '../oauth/assertion.js'
 import { credentialOf } from '../keys/credential.js'
 import { ActionError } from '../errors.js'
 import { escapeLine, Secrets } from '../log.js'
-import { DEFAULT_RETRY_POLICY, realRetryDeps } from '../oauth/retry.js'
+import { realRetryDeps, type RetryPolicy } from '../oauth/retry.js'
 import { isToken, requestToken } from '../oauth/token.js'
 import { MAX_CONFIG_BYTES, type ServiceConfig } from './config.js'
 import { scopeOf } from './protocol.js'
@@ -23,6 +23,17 @@ import { Tokens, type HeldToken } from './tokens.js'
 const LIFETIME_MS = 6 * 60 * 60_000
 /** How often the service checks that the runner's worker is still there. */
 const WATCH_MS = 15_000
+/**
+ * The service's own retries of one token request: a blip passes unseen, and a client waits at most
+ * 15 s before it is told to come back (503 and Retry-After, tokens.ts) while the service backs off.
+ */
+const SERVICE_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 2,
+  attemptTimeoutMs: 10_000,
+  totalTimeMs: 15_000,
+  baseDelayMs: 1_000,
+  maxDelayMs: 5_000
+}
 /** Most lines of the service's own log. */
 const MAX_LOG_LINES = 500
 
@@ -125,7 +136,7 @@ function tokenSource(
     throw new Error('no credential')
   }
   return async (resource) => {
-    const deps = realRetryDeps(DEFAULT_RETRY_POLICY, log)
+    const deps = realRetryDeps(SERVICE_RETRY_POLICY, log)
     const token = await requestToken(
       {
         tokenEndpoint: config.tokenEndpoint,

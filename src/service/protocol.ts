@@ -54,6 +54,36 @@ function header(request: Request, name: string): string | undefined {
 }
 
 /**
+ * Why a request comes from elsewhere than a step of this runner, if it does: this endpoint is
+ * for the job's steps, which ask it directly.
+ * - A browser's page: only browsers send `Origin` (the Fetch standard: on every cross-origin
+ *   request and every POST) and `Sec-Fetch-Site` (W3C Fetch Metadata; `same-origin` and `none`
+ *   cannot come from a page elsewhere).
+ * - A proxy relaying: an absolute-form target (RFC 9112 §3.2.2) is what a client sends to a
+ *   forward proxy; a proxy adds `Via` (RFC 9110 §7.6.3), `X-Forwarded-For` or `Forwarded`
+ *   (RFC 7239), and `Proxy-*` headers are addressed to a proxy, never to an origin server.
+ * @returns the explanation for a 403, or undefined.
+ */
+function relay(request: Request): string | undefined {
+  const names = Object.keys(request.headers)
+  if (names.includes('origin')) return 'Requests from a browser (Origin) are refused.'
+  const site = header(request, 'sec-fetch-site')
+  if (site === 'cross-site' || site === 'same-site') {
+    return `Requests from a browser (Sec-Fetch-Site: ${site}) are refused.`
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(request.target)) {
+    return 'Requests for an absolute URL (to a proxy) are refused: ask for the path, with no proxy for 127.0.0.1 (NO_PROXY).'
+  }
+  if (names.includes('x-forwarded-for') || names.includes('forwarded')) {
+    return 'Relayed requests (X-Forwarded-For, Forwarded) are refused.'
+  }
+  if (names.some((name) => name === 'via' || name.startsWith('proxy-'))) {
+    return 'Requests relayed by a proxy (Via, Proxy-*) are refused: ask with no proxy for 127.0.0.1 (NO_PROXY).'
+  }
+  return undefined
+}
+
+/**
  * Judges one request. Checks come in this order: the request's size, `Host`, a relay, the secret
  * (401 with nothing else, before anything about the request is said), then the protocol.
  */
@@ -63,13 +93,10 @@ export function route(request: Request, expected: Expected): Route {
   if (header(request, 'host') !== expected.host) {
     return { kind: 'refuse', status: 421, message: `Host must be ${expected.host}.` }
   }
-  // A proxy or a web app relaying a request from elsewhere: this endpoint is for this runner's steps.
-  if (request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined) {
-    return {
-      kind: 'refuse',
-      status: 403,
-      message: 'Relayed requests (X-Forwarded-For, Forwarded) are refused.'
-    }
+  const relayed = relay(request)
+  if (relayed !== undefined) return { kind: 'refuse', status: 403, message: relayed }
+  if (!request.target.startsWith('/')) {
+    return { kind: 'refuse', status: 400, message: 'The request target is not a URL path.' }
   }
   let url: URL
   try {
