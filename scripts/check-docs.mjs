@@ -7,7 +7,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, normalize } from 'node:path'
 
-/** The pages checked: README.md, the docs/ pages and the repository's own guides. */
+/**
+ * The pages checked: README.md, the docs/ pages and the repository's own guides.
+ * @param {string} root
+ */
 export function markdownPages(root) {
   const pages = ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', 'CHANGELOG.md'].filter((file) =>
     existsSync(join(root, file))
@@ -86,6 +89,7 @@ export function anchorsOf(markdown) {
  * @returns {{ line: number, column: number, target: string }[]}
  */
 export function linksOf(markdown) {
+  /** @type {{ line: number, column: number, target: string }[]} */
   const links = []
   for (const [line, text] of proseLines(markdown)) {
     const prose = text.replace(/`[^`]*`/g, (code) => ' '.repeat(code.length))
@@ -104,6 +108,7 @@ export function linksOf(markdown) {
  * @returns {import('./validate-workflows.mjs').Problem[]}
  */
 export function checkLinks(root) {
+  /** @type {import('./validate-workflows.mjs').Problem[]} */
   const problems = []
   /** @type {Map<string, Set<string>>} */
   const anchorCache = new Map()
@@ -154,7 +159,10 @@ function splitTarget(target) {
   return hash === -1 ? [target, undefined] : [target.slice(0, hash), target.slice(hash + 1)]
 }
 
-/** The files that name the repository or its owner before publication (scripts/publish.mjs). */
+/**
+ * The files that name the repository or its owner before publication (scripts/publish.mjs).
+ * @param {string} root
+ */
 export function placeholderFiles(root) {
   const files = ['README.md', '.github/CODEOWNERS']
   for (const dir of ['docs', 'examples']) {
@@ -176,6 +184,7 @@ export function placeholderFiles(root) {
  */
 export function checkPlaceholders(root, repository) {
   if (!repository || repository.split('/')[0] === 'OWNER') return []
+  /** @type {import('./validate-workflows.mjs').Problem[]} */
   const problems = []
   for (const file of placeholderFiles(root)) {
     readFileSync(join(root, file), 'utf8')
