@@ -41,7 +41,7 @@ const STEP = `- id: graph
 /** A whole workflow whose one job runs `steps` (YAML list, indented here). */
 function workflow(steps: string): string {
   const indented = steps.replace(/^(?=.)/gm, '      ')
-  return `name: Example\non: workflow_dispatch\npermissions:\n  contents: read\n\njobs:\n  example:\n    runs-on: ubuntu-latest\n    steps:\n${indented}`
+  return `name: Example\non: workflow_dispatch\npermissions:\n  contents: read\n\njobs:\n  example:\n    runs-on: ubuntu-latest\n    steps:\n${indented}    timeout-minutes: 10\n`
 }
 
 describe('validate-workflows', () => {
@@ -140,7 +140,7 @@ describe('validate-workflows', () => {
       makeRepository({ 'README.md': readme, 'examples/graph.yml': example })
     )
     expect(run.problems).toEqual([
-      'examples/graph.yml:1:1: README.md has no copy of this example: paste the file as a ```yaml block.'
+      'examples/graph.yml:1:1: Neither README.md nor a docs/ page has a copy of this example: paste the file as a ```yaml block.'
     ])
   })
 
@@ -224,5 +224,139 @@ describe('file commands written with CRLF (os.EOL on Windows)', () => {
       'access-token<<ghadelimiter_1\r\nabc\r\nghadelimiter_1\r\nexpires-in<<ghadelimiter_2\r\n3599\r\nghadelimiter_2\r\n'
     expect(parseFileCommand(text)).toEqual({ 'access-token': 'abc', 'expires-in': '3599' })
     expect(parseFileCommand(text.replace(/\r\n/g, '\n'))).toEqual(parseFileCommand(text))
+  })
+})
+
+/** Runs the validator with extra environment variables (GITHUB_REPOSITORY). */
+async function validateWith(dir: string, env: Record<string, string>) {
+  const run = await spawnNode([SCRIPT, dir], { PATH: process.env.PATH, ...env }, 60_000)
+  const lines = run.stdout.trimEnd().split(/\r?\n/)
+  return { code: run.code, problems: lines.slice(0, -1) }
+}
+
+/** A whole workflow with a job that says what it may do and for how long. */
+function job(
+  steps: string,
+  head = 'on: workflow_dispatch\npermissions:\n  contents: read\n'
+): string {
+  const body = steps.replace(/^(?=.)/gm, '      ')
+  return `${head}jobs:\n  work:\n    runs-on: ubuntu-latest\n    timeout-minutes: 10\n    steps:\n${body}`
+}
+
+describe('the pages users read and the workflows they copy', () => {
+  it('accepts relative links and anchors that resolve, GitHub slugs included', async () => {
+    const dir = makeRepository({
+      'README.md':
+        '# Title\n\n## Fresh tokens (`identity-endpoint`)\n\n## Fresh tokens (`identity-endpoint`)\n\nSee [it](#fresh-tokens-identity-endpoint), [again](#fresh-tokens-identity-endpoint-1), [PFX](docs/pfx.md#pfx--pkcs12), [site](https://example.com/#x).\n\n```md\n[in code](#nowhere)\n```\n',
+      'docs/pfx.md': '# PFX / PKCS#12\n\nBack to the [README](../README.md#title).\n'
+    })
+    const run = await validate(dir)
+    expect(run.problems).toEqual([])
+    expect(run.code).toBe(0)
+  })
+
+  it('reports a link to a missing file and an anchor that names no heading', async () => {
+    const dir = makeRepository({
+      'README.md': '# Title\n\n[gone](docs/gone.md) and [no](#nothing-here).\n',
+      'docs/tools.md': '# Tools\n\n[README](../README.md#titel)\n',
+      'CONTRIBUTING.md': '# Contributing\n\n[PFX](README.md#pfx--pkcs12)\n'
+    })
+    const run = await validate(dir)
+    expect(run.problems).toEqual([
+      "README.md:3:8: The link 'docs/gone.md' names no file of the repository.",
+      "README.md:3:31: The link '#nothing-here' names no heading of README.md: GitHub's anchor is the heading in lower case, punctuation dropped, spaces as hyphens.",
+      "CONTRIBUTING.md:3:7: The link 'README.md#pfx--pkcs12' names no heading of README.md: GitHub's anchor is the heading in lower case, punctuation dropped, spaces as hyphens.",
+      "docs/tools.md:3:10: The link '../README.md#titel' names no heading of README.md: GitHub's anchor is the heading in lower case, punctuation dropped, spaces as hyphens."
+    ])
+    expect(run.code).toBe(1)
+  })
+
+  it('takes an example copied into a docs/ page, and validates the YAML blocks there', async () => {
+    const example = job(STEP)
+    const dir = makeRepository({
+      'examples/graph.yml': example,
+      'README.md': '# Title\n',
+      'docs/examples.md': `# Examples\n\n\`\`\`yaml\n${example}\`\`\`\n\n\`\`\`yaml\n- uses: OWNER/certificate-token-action@v1\n  with:\n    scope: x\n\`\`\`\n`
+    })
+    const run = await validate(dir)
+    expect(run.problems).toEqual(['docs/examples.md:23:3: Missing required input `client-id`'])
+  })
+
+  it('reports an example that neither README.md nor a docs/ page shows', async () => {
+    const dir = makeRepository({
+      'examples/graph.yml': job(STEP),
+      'README.md': `# Title\n\n\`\`\`yaml\n${STEP}\`\`\`\n`
+    })
+    const run = await validate(dir)
+    expect(run.problems).toEqual([
+      'examples/graph.yml:1:1: Neither README.md nor a docs/ page has a copy of this example: paste the file as a ```yaml block.'
+    ])
+  })
+
+  it('reports a job without permissions, timeout-minutes, or concurrency when it deploys on push', async () => {
+    const text =
+      'on:\n  push:\n    branches: [main]\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: hashicorp/setup-terraform@v4\n      - run: terraform apply -auto-approve\n'
+    const run = await validate(makeRepository({ 'examples/deploy.yml': text }))
+    expect(run.problems).toEqual([
+      "examples/deploy.yml:5:1: Job 'deploy' has no permissions: give it the least it needs (contents: read; id-token: write for federation).",
+      "examples/deploy.yml:5:1: Job 'deploy' has no timeout-minutes: a hung step would hold the runner for 6 hours (360 minutes).",
+      "examples/deploy.yml:5:1: Job 'deploy' deploys on push without concurrency: two pushes would apply at once."
+    ])
+  })
+
+  it('reports tools a step calls that ubuntu-latest does not have as written', async () => {
+    const steps =
+      '- run: terraform init\n- shell: pwsh\n  run: Connect-AzAccount -Identity\n- run: pip install azure-identity\n- run: make build\n'
+    const run = await validate(makeRepository({ 'examples/tools.yml': job(steps) }))
+    expect(run.problems).toEqual([
+      'examples/tools.yml:9:1: This step runs terraform, which is not on ubuntu-24.04: add a hashicorp/setup-terraform step before it.',
+      "examples/tools.yml:11:1: Connect-AzAccount needs the Az modules, which the Ubuntu images keep off PSModulePath: install Az.Accounts first when 'Get-Module -ListAvailable Az.Accounts' finds none, as examples/azure-powershell.yml does.",
+      'examples/tools.yml:12:1: pip install into the system Python is refused on Ubuntu 24.04 (PEP 668): create a venv first (python3 -m venv).',
+      "examples/tools.yml:13:1: This step runs make on the repository's files: add an actions/checkout step before it."
+    ])
+  })
+
+  it('accepts the same tools once each is installed or guarded', async () => {
+    const steps =
+      '- uses: actions/checkout@v5\n- uses: hashicorp/setup-terraform@v4\n- run: terraform init\n- shell: pwsh\n  run: |\n    if (-not (Get-Module -ListAvailable Az.Accounts)) { Install-Module Az.Accounts -Force }\n    Connect-AzAccount -Identity\n- run: |\n    python3 -m venv .venv\n    .venv/bin/pip install azure-identity\n- run: make build\n'
+    const run = await validate(makeRepository({ 'examples/tools.yml': job(steps) }))
+    expect(run.problems).toEqual([])
+    expect(run.code).toBe(0)
+  })
+
+  it('reports OWNER placeholders once GITHUB_REPOSITORY names the repository, not before', async () => {
+    const dir = makeRepository({
+      'README.md': `# Title\n\n[![CI](https://github.com/OWNER/certificate-token-action/actions/workflows/ci.yml/badge.svg)](https://github.com/OWNER/certificate-token-action)\n\nsubject repo:OWNER/REPO:ref:refs/heads/main\n`,
+      '.github/CODEOWNERS': '# owners\n* @OWNER\n'
+    })
+    expect((await validateWith(dir, {})).problems).toEqual([])
+    const published = await validateWith(dir, {
+      GITHUB_REPOSITORY: 'contoso/certificate-token-action'
+    })
+    expect(published.problems).toEqual([
+      "README.md:3:27: OWNER is still a placeholder in contoso/certificate-token-action: run 'node scripts/publish.mjs contoso/certificate-token-action' (CONTRIBUTING.md, Releasing).",
+      ".github/CODEOWNERS:2:3: OWNER is still a placeholder in contoso/certificate-token-action: run 'node scripts/publish.mjs contoso/certificate-token-action' (CONTRIBUTING.md, Releasing)."
+    ])
+    expect(published.code).toBe(1)
+  })
+
+  it('publish.mjs names the repository where the pages say OWNER, and validate is then clean', async () => {
+    const dir = makeRepository({
+      'README.md':
+        '# Title\n\n[![CI](https://github.com/OWNER/certificate-token-action/actions/workflows/ci.yml/badge.svg)](https://github.com/OWNER/certificate-token-action)\n',
+      '.github/CODEOWNERS': '* @OWNER\n'
+    })
+    const publish = await spawnNode(
+      [join(ROOT, 'scripts', 'publish.mjs'), 'contoso/token-action', dir],
+      { PATH: process.env.PATH },
+      30_000
+    )
+    expect(publish.code).toBe(0)
+    expect(readFileSync(join(dir, '.github', 'CODEOWNERS'), 'utf8')).toBe('* @contoso\n')
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain(
+      '(https://github.com/contoso/token-action)'
+    )
+    const run = await validateWith(dir, { GITHUB_REPOSITORY: 'contoso/token-action' })
+    expect(run.problems).toEqual([])
   })
 })

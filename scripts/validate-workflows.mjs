@@ -1,11 +1,12 @@
 // Checks what users copy and what GitHub loads with GitHub's own parsers (@actions/languageservice,
 // the engine of the GitHub Actions extension for VS Code, on @actions/workflow-parser's schemas):
 // action.yml against the action metadata schema; every workflow under .github/workflows/ and
-// examples/ and every ```yaml block of README.md as a workflow (a block that is a list of steps is
+// examples/ and every ```yaml block of README.md and docs/*.md as a workflow (a block that is a list of steps is
 // checked as the steps of a job). A step that uses this action (`./`, or
 // `OWNER/certificate-token-action@REF`) may only pass inputs that action.yml declares, must pass
 // the required ones, and `steps.<id>.outputs.<name>` must name one of its outputs. Each example
-// must be in README.md word for word; the repository's own workflows must set `permissions:` and
+// must be in README.md or a docs/ page word for word, and run as written (scripts/check-examples.mjs);
+// every relative link and anchor of the pages resolves (scripts/check-docs.mjs); the repository's own workflows must set `permissions:` and
 // pin other repositories' actions by commit SHA. Tests must hold on every OS (checkTestPortability),
 // and src/ imports only down and through doors (scripts/check-layers.mjs).
 //
@@ -16,6 +17,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { checkLayers } from './check-layers.mjs'
+import { checkLinks, checkPlaceholders } from './check-docs.mjs'
+import { checkExample } from './check-examples.mjs'
 
 /**
  * One problem, 1-based line and column in the file as it is on disk.
@@ -133,7 +136,8 @@ export function markdownBlocks(file, markdown) {
 }
 
 /**
- * Every Source of a repository: action.yml, the workflows, the examples, README.md's blocks.
+ * Every Source of a repository: action.yml, the workflows, the examples, the blocks of README.md
+ * and of the docs/ pages.
  * @param {string} root
  * @returns {Source[]}
  */
@@ -158,6 +162,14 @@ export function collectSources(root) {
   }
   if (existsSync(join(root, 'README.md'))) {
     sources.push(...markdownBlocks('README.md', readFileSync(join(root, 'README.md'), 'utf8')))
+  }
+  if (existsSync(join(root, 'docs'))) {
+    for (const name of readdirSync(join(root, 'docs')).sort()) {
+      if (!name.endsWith('.md')) continue
+      sources.push(
+        ...markdownBlocks(`docs/${name}`, readFileSync(join(root, 'docs', name), 'utf8'))
+      )
+    }
   }
   return sources
 }
@@ -189,8 +201,12 @@ export async function validateRepository(root) {
       problems.push(...checkPinning(source), ...checkWriteJobs(lib, source))
     }
     if (source.kind === 'workflow') problems.push(...checkNode24(source))
+    if (source.kind === 'workflow' && !source.file.startsWith('.github/')) {
+      problems.push(...checkExample(lib, source))
+    }
   }
   problems.push(...checkTestPortability(root), ...checkLayers(root))
+  problems.push(...checkLinks(root), ...checkPlaceholders(root, process.env.GITHUB_REPOSITORY))
   return problems
 }
 
@@ -391,13 +407,14 @@ export function checkPinning(source) {
 }
 
 /**
- * README.md says each of its workflows is also a file under examples/: every example must be
- * one of README.md's blocks, byte for byte, so the two never drift apart.
+ * Each file under examples/ is also shown to users, in README.md or a docs/ page: every example
+ * must be one of their blocks, byte for byte, so the two never drift apart.
  * @param {Source[]} sources
  * @returns {Problem[]}
  */
 export function checkEmbeddedExamples(sources) {
-  const blocks = new Set(sources.filter((s) => s.file === 'README.md').map((s) => s.text))
+  const pages = (/** @type {string} */ file) => file === 'README.md' || file.startsWith('docs/')
+  const blocks = new Set(sources.filter((s) => pages(s.file)).map((s) => s.text))
   if (blocks.size === 0) return []
   return sources
     .filter((s) => s.file.startsWith('examples/'))
@@ -406,7 +423,8 @@ export function checkEmbeddedExamples(sources) {
       file: s.file,
       line: 1,
       column: 1,
-      message: 'README.md has no copy of this example: paste the file as a ```yaml block.'
+      message:
+        'Neither README.md nor a docs/ page has a copy of this example: paste the file as a ```yaml block.'
     }))
 }
 
