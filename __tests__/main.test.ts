@@ -330,7 +330,7 @@ describe('run', () => {
     await run()
     expect(server.requests.length).toBe(count)
     expect(result().errors).toEqual([
-      "No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
+      "No credential: 'certificate' and 'certificate-file' are empty, and the job has no GitHub OIDC token. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. To sign in without a certificate, add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
     ])
   })
 })
@@ -613,7 +613,7 @@ describe('run: GitHub OIDC federation', () => {
       await run()
       expect(server.requests.length).toBe(count)
       expect(result().errors).toEqual([
-        "No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
+        "No credential: 'certificate' and 'certificate-file' are empty, and the job has no GitHub OIDC token. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. To sign in without a certificate, add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
       ])
     }
   )
