@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { tmpdir } from 'node:os'
+import { EOL, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InputError } from '../src/errors.js'
 import { isReservedVariable, readSettings } from '../src/action/inputs.js'
@@ -436,7 +436,7 @@ describe('readSettings: every refusal names the input and the fix', () => {
       privateKey: 'key-pem',
       password: ' pass word '
     })
-    expect(printed).toEqual(['::add-mask:: pass word \n'])
+    expect(printed).toEqual([`::add-mask:: pass word ${EOL}`])
   })
 
   it('masks nothing when there is no password', () => {

@@ -204,7 +204,7 @@ describe('run', () => {
     expect(
       printed
         .trim()
-        .split('\n')
+        .split(/\r?\n/)
         .filter((l) => !l.startsWith('::add-mask::'))
     ).toEqual([
       "::error::Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got 'a/b'."
@@ -336,7 +336,7 @@ describe('run', () => {
 })
 
 describe('run: the runner, the log and the summary', () => {
-  const info = () => printed.split('\n').filter((l) => l && !l.startsWith('::'))
+  const info = () => printed.split(/\r?\n/).filter((l) => l && !l.startsWith('::'))
 
   it.each(['GITHUB_OUTPUT', 'GITHUB_ENV'])(
     'refuses to run without %s, before anything is sent',
@@ -347,7 +347,7 @@ describe('run: the runner, the log and the summary', () => {
       await run()
       expect(process.exitCode).toBe(1)
       expect(server.requests.length).toBe(count)
-      expect(printed.split('\n').filter((l) => l.startsWith('::error::'))).toEqual([
+      expect(printed.split(/\r?\n/).filter((l) => l.startsWith('::error::'))).toEqual([
         `::error::${name} is not set: run this action on a GitHub Actions runner (v2.327.1 or later, for node24). The token is written to the runner's files, never printed.`
       ])
     }
@@ -505,7 +505,7 @@ describe('run: the runner, the log and the summary', () => {
       delete process.env.RUNNER_DEBUG
     }
     const sent = server.requests.at(-1)!.form.client_assertion
-    const debug = printed.split('\n').filter((l) => l.startsWith('::debug::Client assertion'))
+    const debug = printed.split(/\r?\n/).filter((l) => l.startsWith('::debug::Client assertion'))
     expect(debug).toEqual([
       `::debug::Client assertion header ${JSON.stringify(decodeProtectedHeader(sent))}, claims ${JSON.stringify({ ...decodeJwt(sent), jti: '***' })}`
     ])
@@ -581,7 +581,7 @@ describe('run: a token endpoint whose clock is off', () => {
     // The Date header has whole seconds: the middle of its second is taken, 119.5 s here.
     const r = await atFixedTime(119_000)
     expect(r.errors).toEqual([])
-    expect(printed.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+    expect(printed.split(/\r?\n/).filter((l) => l.startsWith('::warning::'))).toEqual([
       `::warning::${warning('120 s (2 min) ahead of')}`
     ])
     const at = T / 1000 + 119
@@ -592,7 +592,7 @@ describe('run: a token endpoint whose clock is off', () => {
 
   it('says 119 s behind in seconds alone', async () => {
     expect((await atFixedTime(-119_000)).errors).toEqual([]) // -118.5 s
-    expect(printed.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+    expect(printed.split(/\r?\n/).filter((l) => l.startsWith('::warning::'))).toEqual([
       `::warning::${warning('119 s behind')}`
     ])
   })
