@@ -322,6 +322,9 @@ describe('run', () => {
     expect(payload.aud).toBe('api://AzureADTokenExchange')
     expect(r.masked).toContain(assertion)
     expect(r.outputs['access-token']).toBe(server.issued.at(-1))
+    expect(printed.split(/\r?\n/)).toContain(
+      'No certificate was given, so the GitHub OIDC token is the assertion (federation); a certificate from an empty secret looks the same.'
+    )
   })
 
   it('says both ways out when there is neither a certificate nor an OIDC token', async () => {
