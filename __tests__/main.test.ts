@@ -414,7 +414,7 @@ describe('run: the runner, the log and the summary', () => {
     expect(summary).toBe(one + one)
     expect(one).toMatch(
       new RegExp(
-        `^<h3>Access token</h3>\\n<table><tr><th>Field</th><th>Value</th></tr><tr><td>Client ID</td><td>${CLIENT}</td></tr><tr><td>Tenant</td><td>${TENANT}</td></tr>`
+        `^<h3>Access token</h3>\\r?\\n<table><tr><th>Field</th><th>Value</th></tr><tr><td>Client ID</td><td>${CLIENT}</td></tr><tr><td>Tenant</td><td>${TENANT}</td></tr>`
       )
     )
     expect(summary.match(/<h3>/g)).toHaveLength(2)
@@ -446,7 +446,7 @@ describe('run: the runner, the log and the summary', () => {
     expect(info()).toEqual([
       `Signed a client assertion for ${server.tokenUrl(TENANT)}; it expires at 2026-11-23T10:02:00.000Z. No token was requested (assertion-only).`
     ])
-    expect(r.summary).toMatch(/^<h3>Client assertion<\/h3>\n<table><tr><th>Field<\/th>/)
+    expect(r.summary).toMatch(/^<h3>Client assertion<\/h3>\r?\n<table><tr><th>Field<\/th>/)
     expect(r.summary).toContain(
       '<tr><td>Assertion expires</td><td>2026-11-23T10:02:00.000Z</td></tr>'
     )
