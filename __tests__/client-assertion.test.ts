@@ -102,7 +102,7 @@ async function signInWith(
   if (code !== 0) throw new Error(`${client} client failed: ${stderr}`)
   return stdout
     .trim()
-    .split('\n')
+    .split(/\r?\n/)
     .map((line) => JSON.parse(line) as ClientResult)
 }
 
@@ -125,7 +125,7 @@ async function signInWithPython(assertion: string, scopes: string[]): Promise<Cl
   })
   return stdout
     .trim()
-    .split('\n')
+    .split(/\r?\n/)
     .map((line) => JSON.parse(line) as ClientResult)
 }
 

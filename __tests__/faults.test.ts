@@ -115,6 +115,12 @@ function waited(outcome: Outcome): number {
     .reduce((a, b) => a + b, 0)
 }
 
+/** Where `line` stands as a whole line in printed text, ended by LF or CRLF (os.EOL on Windows). */
+function indexOfLine(text: string, line: string): number {
+  const escaped = line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return text.search(new RegExp(`^${escaped}\r?$`, 'm'))
+}
+
 /**
  * The client assertions a run signed (and masked) for its requests, in order: JWTs naming a
  * certificate, but the `client-assertion` output, which is signed for later steps, not sent.
@@ -143,14 +149,14 @@ function expectClean(outcome: Outcome): void {
   const reports = [...run.stdout.matchAll(/^(Attempt \d+ of|::error::|Got a ).*$/gm)]
   expect(reports).toHaveLength(signed.length)
   signed.forEach((assertion, i) => {
-    const maskedAt = run.stdout.indexOf(`::add-mask::${assertion}\n`)
+    const maskedAt = indexOfLine(run.stdout, `::add-mask::${assertion}`)
     expect(maskedAt).toBeGreaterThanOrEqual(0)
     expect(maskedAt).toBeLessThan(reports[i].index)
   })
   const token = run.outputs['access-token']
   if (token !== undefined) {
     expect(run.masked).toContain(token)
-    const maskedAt = run.stdout.indexOf(`::add-mask::${token}\n`)
+    const maskedAt = indexOfLine(run.stdout, `::add-mask::${token}`)
     expect(maskedAt).toBeGreaterThanOrEqual(0)
     expect(maskedAt).toBeLessThan(run.stdout.indexOf('Got a '))
   }
@@ -158,7 +164,7 @@ function expectClean(outcome: Outcome): void {
 
 /** The log lines that are not retry lines (nor empty). */
 function otherLines(run: ActionRun): string[] {
-  return run.log.split('\n').filter((line) => line.trim() && !IS_RETRY_LINE.test(line))
+  return run.log.split(/\r?\n/).filter((line) => line.trim() && !IS_RETRY_LINE.test(line))
 }
 
 /** The line a successful run ends with. */

@@ -128,6 +128,9 @@ describe('GitHub OIDC federation', () => {
     expect(run.masked).toContain(assertion)
     expect(run.outputs['access-token']).toBe(server.issued.at(-1))
     expect(run.summary).toContain('<td>Credential</td><td>GitHub OIDC token (federation)</td>')
+    expect(run.log.split(/\r?\n/)).toContain(
+      'No certificate was given, so the GitHub OIDC token is the assertion (federation); a certificate from an empty secret looks the same.'
+    )
     expect(leaks(run)).toEqual([])
   })
 
@@ -144,10 +147,40 @@ describe('GitHub OIDC federation', () => {
     )
     expect(payload.aud).toBe('api://custom-audience')
     expect(run.errors[0]).toContain('AADSTS70021')
-    expect(run.errors[0]).toContain(
-      'Hint: no federated credential of the app matches this workflow'
+    expect(run.errors[0]).toMatch(
+      /Hint: no federated credential of the app matches this workflow: .* Federation was used because no certificate was given; if the certificate comes from a secret, that secret is empty in this run \(forks, Dependabot, a misspelt name, or an environment secret outside its environment\)\. Trace ID: /
     )
     expect(leaks(run)).toEqual([])
+  })
+
+  it.each([
+    ['private-key', 'key-pem'],
+    ['certificate-password', 'pfx-password']
+  ])(
+    'takes %s without a certificate for an empty certificate secret, before anything is sent',
+    async (input, value) => {
+      const before = server.requests.length
+      // What the runner passes for `certificate: ${{ secrets.MISSING }}`: the input, empty.
+      const run = await runAction({ ...federated(), [input]: value }, { env: oidcEnv() })
+      expect(run.code).toBe(1)
+      expect(server.requests.length).toBe(before)
+      expect(run.log.split(/\r?\n/).filter((line) => line.startsWith('::error::'))).toEqual([
+        `::error::Input '${input}' is set but 'certificate' and 'certificate-file' are empty. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. Set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate.`
+      ])
+    }
+  )
+
+  it("refuses 'audience' with federation before asking the runner for a token", async () => {
+    const before = server.requests.length
+    const run = await runAction(
+      { ...federated(), audience: 'api://AzureADTokenExchange' },
+      { env: oidcEnv() }
+    )
+    expect(run.code).toBe(1)
+    expect(server.requests.length).toBe(before)
+    expect(run.errors).toEqual([
+      "Input 'audience' is the 'aud' of an assertion signed with a certificate, and no certificate is given: with GitHub OIDC federation the assertion is the GitHub OIDC token, whose audience is 'oidc-audience' (default api://AzureADTokenExchange). Use 'oidc-audience' instead, or set 'certificate'."
+    ])
   })
 
   it('says both ways out when the job has no id-token permission', async () => {
@@ -156,7 +189,7 @@ describe('GitHub OIDC federation', () => {
     expect(run.code).toBe(1)
     expect(server.requests.length).toBe(before)
     expect(run.log.trim()).toBe(
-      "::error::No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
+      "::error::No credential: 'certificate' and 'certificate-file' are empty, and the job has no GitHub OIDC token. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. To sign in without a certificate, add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
     )
   })
 })

@@ -622,7 +622,7 @@ describe('checks before any request', () => {
   it('refuses private-key with neither certificate nor certificate-file', async () => {
     expectRefused(
       await act({ 'private-key': rsa.keyPem }),
-      "Input 'private-key' is set but there is no certificate: set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate.",
+      "Input 'private-key' is set but 'certificate' and 'certificate-file' are empty. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. Set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate.",
       secrets
     )
   })
@@ -666,7 +666,7 @@ describe('checks before any request', () => {
     const result = await act({})
     expectRefused(
       result,
-      "No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation.",
+      "No credential: 'certificate' and 'certificate-file' are empty, and the job has no GitHub OIDC token. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. To sign in without a certificate, add 'permissions: id-token: write' to the job to use GitHub OIDC federation.",
       secrets
     )
   })

@@ -290,7 +290,7 @@ function expectSafe({ run, requests }: Outcome, maxMs = FAST_MS): void {
   expect(run.ms).toBeLessThan(maxMs)
   expect(run.errors.length).toBeLessThanOrEqual(1)
   expect(run.replay.stopped).toBe(false)
-  for (const line of run.stdout.split('\n')) {
+  for (const line of run.stdout.split(/\r?\n/)) {
     // eslint-disable-next-line no-control-regex
     expect(line).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/)
   }
@@ -415,7 +415,7 @@ describe('parts of secrets', () => {
   it('hides an assertion signature quoted in halves, and its jti in debug output', async () => {
     const outcome = await attack('split-signature', {}, { RUNNER_DEBUG: '1' })
     expectSafe(outcome)
-    const debug = outcome.run.stdout.split('\n').filter((l) => l.includes('Client assertion'))
+    const debug = outcome.run.stdout.split(/\r?\n/).filter((l) => l.includes('Client assertion'))
     expect(debug).toHaveLength(1)
     expect(debug[0]).toContain('"jti":"***"')
     expect(outcome.run.errors).toEqual([

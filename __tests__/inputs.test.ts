@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { tmpdir } from 'node:os'
+import { EOL, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InputError } from '../src/errors.js'
 import { isReservedVariable, readSettings } from '../src/action/inputs.js'
@@ -244,7 +244,7 @@ describe('readSettings', () => {
     delete process.env.INPUT_CERTIFICATE
     setInputs({ 'private-key': '-----BEGIN PRIVATE KEY-----' })
     expect(failure().message).toMatch(
-      /^Input 'private-key' is set but there is no certificate: .*the thumbprint the server matches comes from the certificate\.$/
+      /^Input 'private-key' is set but 'certificate' and 'certificate-file' are empty\. If the certificate comes from a secret, .*the thumbprint the server matches comes from the certificate\.$/
     )
   })
 
@@ -436,7 +436,7 @@ describe('readSettings: every refusal names the input and the fix', () => {
       privateKey: 'key-pem',
       password: ' pass word '
     })
-    expect(printed).toEqual(['::add-mask:: pass word \n'])
+    expect(printed).toEqual([`::add-mask:: pass word ${EOL}`])
   })
 
   it('masks nothing when there is no password', () => {
@@ -473,8 +473,33 @@ describe('readSettings: every refusal names the input and the fix', () => {
     const error = failure()
     expect(error.input).toBe('certificate')
     expect(error.message).toBe(
-      "Input 'private-key' is set but there is no certificate: set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate."
+      "Input 'private-key' is set but 'certificate' and 'certificate-file' are empty. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. Set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate."
     )
+  })
+
+  it('takes a certificate-password without a certificate for an empty certificate secret', () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ 'certificate-password': 'pfx-password' })
+    const error = failure()
+    expect(error.input).toBe('certificate')
+    expect(error.message).toBe(
+      "Input 'certificate-password' is set but 'certificate' and 'certificate-file' are empty. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. Set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate."
+    )
+  })
+
+  it("refuses 'audience' with federation, pointing to 'oidc-audience'", () => {
+    delete process.env.INPUT_CERTIFICATE
+    setInputs({ audience: 'api://AzureADTokenExchange' })
+    const error = failure()
+    expect(error.input).toBe('audience')
+    expect(error.message).toBe(
+      "Input 'audience' is the 'aud' of an assertion signed with a certificate, and no certificate is given: with GitHub OIDC federation the assertion is the GitHub OIDC token, whose audience is 'oidc-audience' (default api://AzureADTokenExchange). Use 'oidc-audience' instead, or set 'certificate'."
+    )
+  })
+
+  it("keeps 'audience' as the assertion's aud with a certificate", () => {
+    setInputs({ audience: 'https://issuer.example' })
+    expect(readSettings({}).audience).toBe('https://issuer.example')
   })
 
   it('says why a lifetime without a certificate is refused', () => {

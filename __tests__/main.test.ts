@@ -204,7 +204,7 @@ describe('run', () => {
     expect(
       printed
         .trim()
-        .split('\n')
+        .split(/\r?\n/)
         .filter((l) => !l.startsWith('::add-mask::'))
     ).toEqual([
       "::error::Input 'tenant-id' must be a directory (tenant) ID GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a verified domain such as contoso.onmicrosoft.com; got 'a/b'."
@@ -322,6 +322,9 @@ describe('run', () => {
     expect(payload.aud).toBe('api://AzureADTokenExchange')
     expect(r.masked).toContain(assertion)
     expect(r.outputs['access-token']).toBe(server.issued.at(-1))
+    expect(printed.split(/\r?\n/)).toContain(
+      'No certificate was given, so the GitHub OIDC token is the assertion (federation); a certificate from an empty secret looks the same.'
+    )
   })
 
   it('says both ways out when there is neither a certificate nor an OIDC token', async () => {
@@ -330,13 +333,13 @@ describe('run', () => {
     await run()
     expect(server.requests.length).toBe(count)
     expect(result().errors).toEqual([
-      "No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
+      "No credential: 'certificate' and 'certificate-file' are empty, and the job has no GitHub OIDC token. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. To sign in without a certificate, add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
     ])
   })
 })
 
 describe('run: the runner, the log and the summary', () => {
-  const info = () => printed.split('\n').filter((l) => l && !l.startsWith('::'))
+  const info = () => printed.split(/\r?\n/).filter((l) => l && !l.startsWith('::'))
 
   it.each(['GITHUB_OUTPUT', 'GITHUB_ENV'])(
     'refuses to run without %s, before anything is sent',
@@ -347,7 +350,7 @@ describe('run: the runner, the log and the summary', () => {
       await run()
       expect(process.exitCode).toBe(1)
       expect(server.requests.length).toBe(count)
-      expect(printed.split('\n').filter((l) => l.startsWith('::error::'))).toEqual([
+      expect(printed.split(/\r?\n/).filter((l) => l.startsWith('::error::'))).toEqual([
         `::error::${name} is not set: run this action on a GitHub Actions runner (v2.327.1 or later, for node24). The token is written to the runner's files, never printed.`
       ])
     }
@@ -411,7 +414,7 @@ describe('run: the runner, the log and the summary', () => {
     expect(summary).toBe(one + one)
     expect(one).toMatch(
       new RegExp(
-        `^<h3>Access token</h3>\\n<table><tr><th>Field</th><th>Value</th></tr><tr><td>Client ID</td><td>${CLIENT}</td></tr><tr><td>Tenant</td><td>${TENANT}</td></tr>`
+        `^<h3>Access token</h3>\\r?\\n<table><tr><th>Field</th><th>Value</th></tr><tr><td>Client ID</td><td>${CLIENT}</td></tr><tr><td>Tenant</td><td>${TENANT}</td></tr>`
       )
     )
     expect(summary.match(/<h3>/g)).toHaveLength(2)
@@ -443,7 +446,7 @@ describe('run: the runner, the log and the summary', () => {
     expect(info()).toEqual([
       `Signed a client assertion for ${server.tokenUrl(TENANT)}; it expires at 2026-11-23T10:02:00.000Z. No token was requested (assertion-only).`
     ])
-    expect(r.summary).toMatch(/^<h3>Client assertion<\/h3>\n<table><tr><th>Field<\/th>/)
+    expect(r.summary).toMatch(/^<h3>Client assertion<\/h3>\r?\n<table><tr><th>Field<\/th>/)
     expect(r.summary).toContain(
       '<tr><td>Assertion expires</td><td>2026-11-23T10:02:00.000Z</td></tr>'
     )
@@ -505,7 +508,7 @@ describe('run: the runner, the log and the summary', () => {
       delete process.env.RUNNER_DEBUG
     }
     const sent = server.requests.at(-1)!.form.client_assertion
-    const debug = printed.split('\n').filter((l) => l.startsWith('::debug::Client assertion'))
+    const debug = printed.split(/\r?\n/).filter((l) => l.startsWith('::debug::Client assertion'))
     expect(debug).toEqual([
       `::debug::Client assertion header ${JSON.stringify(decodeProtectedHeader(sent))}, claims ${JSON.stringify({ ...decodeJwt(sent), jti: '***' })}`
     ])
@@ -581,7 +584,7 @@ describe('run: a token endpoint whose clock is off', () => {
     // The Date header has whole seconds: the middle of its second is taken, 119.5 s here.
     const r = await atFixedTime(119_000)
     expect(r.errors).toEqual([])
-    expect(printed.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+    expect(printed.split(/\r?\n/).filter((l) => l.startsWith('::warning::'))).toEqual([
       `::warning::${warning('120 s (2 min) ahead of')}`
     ])
     const at = T / 1000 + 119
@@ -592,7 +595,7 @@ describe('run: a token endpoint whose clock is off', () => {
 
   it('says 119 s behind in seconds alone', async () => {
     expect((await atFixedTime(-119_000)).errors).toEqual([]) // -118.5 s
-    expect(printed.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([
+    expect(printed.split(/\r?\n/).filter((l) => l.startsWith('::warning::'))).toEqual([
       `::warning::${warning('119 s behind')}`
     ])
   })
@@ -613,7 +616,7 @@ describe('run: GitHub OIDC federation', () => {
       await run()
       expect(server.requests.length).toBe(count)
       expect(result().errors).toEqual([
-        "No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
+        "No credential: 'certificate' and 'certificate-file' are empty, and the job has no GitHub OIDC token. If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment. To sign in without a certificate, add 'permissions: id-token: write' to the job to use GitHub OIDC federation."
       ])
     }
   )

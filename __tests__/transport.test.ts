@@ -417,7 +417,7 @@ describe('secrets in the answer', () => {
   it('hints at the federated credential when no certificate signed the request', async () => {
     await expect(requestToken(request(`${server.url}/signature`), deps().deps)).rejects.toThrow(
       new TokenError(
-        `Token request to ${server.url}/signature failed: HTTP 401 invalid_client. AADSTS700027: Client assertion failed signature validation. Hint: the GitHub OIDC token was not accepted: add a federated credential for this repository to the app registration (issuer https://token.actions.githubusercontent.com, audience as in 'oidc-audience').`
+        `Token request to ${server.url}/signature failed: HTTP 401 invalid_client. AADSTS700027: Client assertion failed signature validation. Hint: the GitHub OIDC token was not accepted: add a federated credential for this repository to the app registration (issuer https://token.actions.githubusercontent.com, or https://HOSTNAME/_services/token on GitHub Enterprise Server; audience as in 'oidc-audience'). Federation was used because no certificate was given; if the certificate comes from a secret, that secret is empty in this run (forks, Dependabot, a misspelt name, or an environment secret outside its environment).`
       )
     )
   })

@@ -25,7 +25,7 @@ function makeRepository(files: Record<string, string>): string {
 /** Runs the validator on `dir`; the printed lines, the summary line left out. */
 async function validate(dir: string) {
   const run = await spawnNode([SCRIPT, dir], { PATH: process.env.PATH }, 60_000)
-  const lines = run.stdout.trimEnd().split('\n')
+  const lines = run.stdout.trimEnd().split(/\r?\n/)
   return { code: run.code, problems: lines.slice(0, -1), summary: lines.at(-1), stderr: run.stderr }
 }
 
@@ -200,6 +200,22 @@ describe('validate-workflows', () => {
       "__tests__/files.test.ts:11:14: ''/home' exists on some systems only: declare the test with linuxOnly or posixOnly (__tests__/support/platform.js), or build the path with node:path."
     ])
   })
+  it("fails a test that splits a process's output on a bare LF, and passes text it built or /\\r?\\n/", async () => {
+    const test = readFileSync(
+      join(ROOT, '__tests__', 'fixtures', 'portability', 'splits.test.ts.txt'),
+      'utf8'
+    )
+    const run = await validate(makeRepository({ '__tests__/splits.test.ts': test }))
+    const message =
+      "splits a process's output on a bare LF, but @actions/core writes os.EOL (CRLF on Windows): split on /\\r?\\n/ as the runner reads lines."
+    expect(run.problems).toEqual([
+      `__tests__/splits.test.ts:1:25: '.split('\\n')' ${message}`,
+      `__tests__/splits.test.ts:4:3: '.split("\\n")' ${message}`,
+      `__tests__/splits.test.ts:5:15: '.split(/\\n/)' ${message}`,
+      `__tests__/splits.test.ts:8:55: '.split(\`\\n\`)' ${message}`
+    ])
+  })
+
   it("fails an import from a lower room up to a higher one, or past a room's doors", async () => {
     const run = await validate(
       makeRepository({

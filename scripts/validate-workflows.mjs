@@ -367,8 +367,69 @@ export function checkTestPortability(root) {
           message: `'${hit[0]}' exists on some systems only: declare the test with linuxOnly or posixOnly (__tests__/support/platform.js), or build the path with node:path.`
         })
       })
+      problems.push(...bareLineSplits(file.split('\\').join('/'), lines))
     }
   }
+  return problems
+}
+
+/** A split on a bare LF: `.split('\n')` (any quotes) or `.split(/\n/)`. */
+const BARE_LF_SPLIT = /\.split\(\s*(?:(['"`])\\n\1|\/\\n\/[a-z]*)\s*\)/
+/** A receiver that is what a process printed: its stdout, stderr, log, or the text captured. */
+const PROCESS_OUTPUT = /\b(stdout|stderr|log|printed|output)\b/i
+
+/**
+ * The expression a method is called on: `run.stdout.trimEnd()` in `const lines =
+ * run.stdout.trimEnd()`. Read backwards to the first space, operator or unclosed bracket outside
+ * brackets, so that `console.log(pem` gives `pem`, not the call it sits in.
+ * @param {string} text what comes before `.split(`
+ */
+function receiverOf(text) {
+  let depth = 0
+  let at = text.length
+  while (at > 0) {
+    const ch = text[at - 1]
+    if (ch === ')' || ch === ']') depth++
+    else if (ch === '(' || ch === '[') {
+      if (depth === 0) break
+      depth--
+    } else if (depth === 0 && /[\s=,;{}:?!&|+]/.test(ch)) break
+    at--
+  }
+  return text.slice(at)
+}
+
+/**
+ * A test that splits what a process printed on a bare LF holds on Linux and macOS only:
+ * @actions/core writes os.EOL, CRLF on Windows, and the runner splits lines on CR, LF or CRLF.
+ * Flagged: `.split('\n')` whose receiver (on its line, or the lines a chain continues from) names
+ * stdout, stderr, a log, printed text or output. Text the test built itself (a PEM, a file's
+ * content) may be split on '\n'.
+ * @param {string} file
+ * @param {string[]} lines
+ * @returns {Problem[]}
+ */
+function bareLineSplits(file, lines) {
+  /** @type {Problem[]} */
+  const problems = []
+  lines.forEach((line, index) => {
+    const hit = BARE_LF_SPLIT.exec(line)
+    if (!hit || /^\s*(\/\/|\/\*|\*)/.test(line)) return
+    let before = line.slice(0, hit.index)
+    // A chain continued on this line (`.split('\n')` under `run.stdout`): its start is above.
+    for (let at = index - 1; !before.trim() || /^\s*\./.test(lines[at + 1]); at--) {
+      if (at < 0 || index - at > 5) break
+      before = lines[at].trim() + before.trim()
+      if (!/^\s*\./.test(lines[at])) break
+    }
+    if (!PROCESS_OUTPUT.test(receiverOf(before.trimEnd()))) return
+    problems.push({
+      file,
+      line: index + 1,
+      column: hit.index + 1,
+      message: `'${hit[0]}' splits a process's output on a bare LF, but @actions/core writes os.EOL (CRLF on Windows): split on /\\r?\\n/ as the runner reads lines.`
+    })
+  })
   return problems
 }
 

@@ -148,7 +148,7 @@ export function parseFileCommand(text) {
 export function runnerLog(printed, masked) {
   const secrets = [...masked].filter(Boolean).sort((a, b) => b.length - a.length)
   return printed
-    .split('\n')
+    .split(/\r?\n/)
     .filter((line) => !line.startsWith('::add-mask::'))
     .map((line) => secrets.reduce((out, s) => out.split(s).join('***'), line))
     .join('\n')
@@ -251,7 +251,7 @@ function unescape(text) {
  */
 export function findLeaks(run, secrets) {
   const printed = (run.stdout + run.stderr)
-    .split('\n')
+    .split(/\r?\n/)
     .filter((line) => !line.startsWith('::add-mask::'))
     .join('\n')
   /** @type {Record<string, string>} */

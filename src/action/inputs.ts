@@ -22,6 +22,14 @@ const DOMAIN =
 const MULTI_TENANT = ['common', 'organizations', 'consumers']
 
 /**
+ * Why a certificate input may be empty when the workflow sets it: the runner passes a secret that
+ * is not there as an empty input (GitHub Docs, "Using secrets in GitHub Actions": secrets are not
+ * passed to workflows triggered from forks, and Dependabot runs get Dependabot secrets only).
+ */
+export const EMPTY_SECRET_CAUSES =
+  "If the certificate comes from a secret, that secret is empty in this run: pull requests from forks and Dependabot get no secrets, the secret's name may be misspelt, or it is an environment secret and the job has no 'environment:' naming that environment."
+
+/**
  * Reads every input, applies defaults and checks them; the only reader of the action's inputs.
  * Secrets among them (the password) are masked as soon as they are read.
  * @throws {InputError} naming the input and the fix.
@@ -228,10 +236,24 @@ function readCredentialSource(env: NodeJS.ProcessEnv): CertificateSource | OidcS
     )
   }
   if (certificate === undefined && file === undefined) {
-    if (privateKey !== undefined) {
+    // An input set from an empty secret arrives empty, just like one that is not set: a key or a
+    // password without a certificate most likely means the certificate's secret is empty here.
+    const orphan =
+      privateKey !== undefined
+        ? 'private-key'
+        : password !== undefined
+          ? 'certificate-password'
+          : ''
+    if (orphan) {
       throw new InputError(
         'certificate',
-        `Input 'private-key' is set but there is no certificate: set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate.`
+        `Input '${orphan}' is set but 'certificate' and 'certificate-file' are empty. ${EMPTY_SECRET_CAUSES} Set 'certificate' (or 'certificate-file') to the certificate PEM too; the thumbprint the server matches comes from the certificate.`
+      )
+    }
+    if (optional('audience') !== undefined) {
+      throw new InputError(
+        'audience',
+        `Input 'audience' is the 'aud' of an assertion signed with a certificate, and no certificate is given: with GitHub OIDC federation the assertion is the GitHub OIDC token, whose audience is 'oidc-audience' (default ${DEFAULT_OIDC_AUDIENCE}). Use 'oidc-audience' instead, or set 'certificate'.`
       )
     }
     return { kind: 'oidc', audience: optional('oidc-audience') ?? DEFAULT_OIDC_AUDIENCE }

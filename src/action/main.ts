@@ -16,7 +16,7 @@ import { exchangeToken, isToken, requestToken, type TokenResponse } from '../oau
 import type { ServiceConfig } from '../service/config.js'
 import type { ServiceState } from '../service/start.js'
 import type { CertificateSource, Settings } from '../settings.js'
-import { readSettings } from './inputs.js'
+import { EMPTY_SECRET_CAUSES, readSettings } from './inputs.js'
 import { summarise, summariseAssertion, type SummaryRow } from './summary.js'
 
 /** Collaborators `run()` can be given in tests. */
@@ -150,9 +150,13 @@ function federatedAssertions(step: Step, audience: string): Assertions {
     throw new InputError(
       // Stryker disable next-line StringLiteral: run() prints the message, which names the inputs
       'certificate',
-      `No credential: set 'certificate' (or 'certificate-file') to the app's certificate, or add 'permissions: id-token: write' to the job to use GitHub OIDC federation.`
+      `No credential: 'certificate' and 'certificate-file' are empty, and the job has no GitHub OIDC token. ${EMPTY_SECRET_CAUSES} To sign in without a certificate, add 'permissions: id-token: write' to the job to use GitHub OIDC federation.`
     )
   }
+  // Said before anything is sent, so a run that meant to use a certificate shows why it did not.
+  log.info(
+    `No certificate was given, so the GitHub OIDC token is the assertion (federation); a certificate from an empty secret looks the same.`
+  )
   let idToken: string | undefined
   const forRequest = async (timeoutMs: number) =>
     (idToken = describeAssertion(log, log.secret(await getIdToken(audience, timeoutMs))))

@@ -450,20 +450,30 @@ const HINTS: Record<string, string> = {
   '90055': 'the server is throttling requests: run less often, or try again later.'
 }
 
-/** Hints when the assertion is the GitHub OIDC token (no certificate). */
+/**
+ * Hints when the assertion is the GitHub OIDC token (no certificate). The issuer is the OIDC
+ * token's `iss`: https://token.actions.githubusercontent.com on github.com, and
+ * https://HOSTNAME/_services/token on GitHub Enterprise Server (GitHub Docs, "About security
+ * hardening with OpenID Connect"). The national clouds' audiences are those of Microsoft Graph's
+ * federatedIdentityCredential `audiences`.
+ */
 const FEDERATION_HINTS: Record<string, string> = {
   '700027':
-    "the GitHub OIDC token was not accepted: add a federated credential for this repository to the app registration (issuer https://token.actions.githubusercontent.com, audience as in 'oidc-audience').",
+    "the GitHub OIDC token was not accepted: add a federated credential for this repository to the app registration (issuer https://token.actions.githubusercontent.com, or https://HOSTNAME/_services/token on GitHub Enterprise Server; audience as in 'oidc-audience').",
   '70021':
     "no federated credential of the app matches this workflow: its subject must match the job's (repo:OWNER/REPO:ref:refs/heads/BRANCH, or :environment:NAME for jobs with an environment).",
   '700024': "the GitHub OIDC token is outside its valid time range: the runner's clock is off.",
   '700211':
-    "no federated credential of the app has the OIDC token's issuer (https://token.actions.githubusercontent.com).",
+    "no federated credential of the app has the OIDC token's issuer (https://token.actions.githubusercontent.com, or https://HOSTNAME/_services/token on GitHub Enterprise Server).",
   '700212':
-    "no federated credential of the app has the OIDC token's audience: set 'oidc-audience' to the credential's audience (default api://AzureADTokenExchange).",
+    "no federated credential of the app has the OIDC token's audience: set 'oidc-audience' to the credential's audience (default api://AzureADTokenExchange; Microsoft suggests api://AzureADTokenExchangeUSGov for US Government and api://AzureADTokenExchangeChina for Microsoft Azure operated by 21Vianet).",
   '700213':
     "no federated credential of the app matches this workflow's subject (repo:OWNER/REPO:ref:refs/heads/BRANCH, or :environment:NAME for jobs with an environment)."
 }
+
+/** After every federation hint: a certificate meant to be used may have come from an empty secret. */
+const FEDERATION_CAUSE =
+  'Federation was used because no certificate was given; if the certificate comes from a secret, that secret is empty in this run (forks, Dependabot, a misspelt name, or an environment secret outside its environment).'
 
 /** Hints for standard OAuth 2.0 error codes (RFC 6749 §5.2) from servers other than Entra. */
 const OAUTH_HINTS: Record<string, string> = {
@@ -508,7 +518,12 @@ function describe(
     } else if (!error) {
       parts.push(`body: ${shown(preview(json, 400, hidden), 200)}`)
     }
-    const federated = signer === 'federation' && code !== undefined && FEDERATION_HINTS[code]
+    const federated =
+      signer === 'federation' &&
+      code !== undefined &&
+      Object.hasOwn(FEDERATION_HINTS, code) &&
+      // A clock that is off says nothing about which credential was meant.
+      `${FEDERATION_HINTS[code]}${code === '700024' ? '' : ` ${FEDERATION_CAUSE}`}`
     const thumbprint = typeof signer === 'object' ? signer.thumbprint : ''
     const aadsts = code !== undefined ? HINTS[code] : undefined
     const hint =
