@@ -200,7 +200,7 @@ async function client(
     : spawnNode(args, started.stepEnv, 60_000))
   return output
     .trim()
-    .split('\n')
+    .split(/\r?\n/)
     .map((line) => {
       if (line.startsWith('error:')) throw new Error(line)
       return JSON.parse(line) as { resource: string; sha256: string; expiresOn: number }
