@@ -4,7 +4,7 @@
  * prints nothing.
  */
 import * as core from '@actions/core'
-import { appendFileSync, existsSync, readFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { createLog } from '../log.js'
 import { escapeHtml } from './summary.js'
@@ -35,8 +35,10 @@ export async function post(): Promise<void> {
         `The token service for 'identity-endpoint' had stopped before the end of the job: steps after that got no token from it. Its log:`
       )
       showLog(state.logFile, log.info)
+      removeLog(state.logFile)
       return
     }
+    removeLog(state.logFile)
     const served = Object.entries(report.resources)
     const words = served.map(
       ([resource, r]) =>
@@ -107,6 +109,14 @@ function showLog(file: string, print: (line: string) => void): void {
   }
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
   for (const line of lines.slice(-MAX_LOG_LINES)) print(`  ${line}`)
+}
+
+/**
+ * Removes the service's log once shown: it names the job's resources and failures, and a later
+ * job on a self-hosted runner's same user could read it otherwise.
+ */
+function removeLog(file: string): void {
+  rmSync(file, { force: true })
 }
 
 function writeSummary(
