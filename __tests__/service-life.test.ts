@@ -158,6 +158,8 @@ describe('identity-endpoint behind a proxy', () => {
       const started = await start({
         HTTP_PROXY: proxy.url,
         HTTPS_PROXY: proxy.url,
+        // curl reads only the lowercase spelling for http:// URLs.
+        http_proxy: proxy.url,
         NO_PROXY: 'localhost,.corp.example'
       })
       expect(started.main.exported.NO_PROXY).toBe('localhost,.corp.example,127.0.0.1')

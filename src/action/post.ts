@@ -87,18 +87,29 @@ function stop(state: ServiceState): Promise<StopReport | undefined> {
   })
 }
 
-/** Waits for the service to exit, and ends it if it does not. */
+/**
+ * Waits for the service to exit, and ends it if it does not. With SIGKILL: a service that did not
+ * answer the stop request may be stopped (SIGSTOP) or hung, and a stopped process takes no other
+ * signal until it is continued (signal(7)). On Windows every signal ends the process.
+ */
 async function waitForExit(pid: number): Promise<void> {
-  const until = Date.now() + STOP_TIMEOUT_MS
-  while (Date.now() < until) {
-    if (!isRunning(pid)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  if (await exited(pid, STOP_TIMEOUT_MS)) return
   try {
-    process.kill(pid)
+    process.kill(pid, 'SIGKILL')
   } catch {
     // gone meanwhile
   }
+  await exited(pid, 1_000)
+}
+
+/** Whether the process is gone within `ms`. */
+async function exited(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (!isRunning(pid)) return true
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return !isRunning(pid)
 }
 
 /** The service's own log, each line escaped by the log. */
