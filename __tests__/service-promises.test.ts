@@ -7,7 +7,9 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DerError, parse } from '../src/keys/pkcs12/der.js'
+import { coversLoopback, noProxyFor } from '../src/action/no-proxy.js'
 import { createLog } from '../src/log.js'
+import { serviceEnvironment } from '../src/service/start.js'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { linuxOnly, posixOnly } from './support/platform.js'
@@ -96,6 +98,16 @@ describe('identity-endpoint as an input', () => {
     expect(both.state).toEqual({})
   })
 
+  it('needs the state file when it starts the service', async () => {
+    const temp = mkdtempSync(join(dir, 'runner-temp-'))
+    const noState = await runAction(inputs({ 'identity-endpoint': 'true' }), {
+      env: { NODE_EXTRA_CA_CERTS: tls.caFile, RUNNER_TEMP: temp, GITHUB_STATE: '' }
+    })
+    expect(noState.code).toBe(1)
+    expect(noState.errors).toHaveLength(1)
+    expect(noState.errors[0]).toMatch(/^GITHUB_STATE is not set/)
+  })
+
   it('an export-variable name is matched from its start and to its end', async () => {
     for (const name of ['my_GRAPH_TOKEN', 'GRAPH_TOKEN\nPATH', 'PATH\nGRAPH_TOKEN']) {
       const refused = await run({ 'export-variable': name })
@@ -123,6 +135,13 @@ describe('identity-endpoint: the service as later steps and post: meet it', () =
       port: number
     })
     header = started.exported.IDENTITY_HEADER
+  })
+
+  linuxOnly('(Linux: /proc) runs in a process group of its own', () => {
+    const stat = readFileSync(join('/proc', String(pid), 'stat'), 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // state, ppid, pgrp, session (proc(5))
+    expect(Number(fields[2])).toBe(pid)
   })
 
   linuxOnly(
@@ -168,6 +187,60 @@ describe('identity-endpoint: the service as later steps and post: meet it', () =
     },
     40_000
   )
+})
+
+describe("the service's start", () => {
+  it('passes on only the variables it needs, each name matched whole', () => {
+    const job = {
+      PATH: '/bin',
+      PATH_TOKEN: 'x',
+      MYPATH: 'x',
+      HOME: '/home/runner',
+      HTTPS_PROXY: 'http://proxy:3128',
+      no_proxy: 'localhost',
+      NO_PROXY_EXTRA: 'x',
+      NODE_OPTIONS: '--require=/tmp/x.js',
+      NODE_EXTRA_CA_CERTS: '/ca.pem',
+      NODE_INSPECT_RESUME_ON_START: '1',
+      RUNNER_TRACKING_ID: 'github_1',
+      RUNNER_ENVIRONMENT: 'self-hosted',
+      RUNNER_TOKEN: 'x',
+      INPUT_CERTIFICATE: 'x',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x'
+    }
+    expect(serviceEnvironment(job)).toEqual({
+      PATH: '/bin',
+      HOME: '/home/runner',
+      HTTPS_PROXY: 'http://proxy:3128',
+      no_proxy: 'localhost',
+      NODE_EXTRA_CA_CERTS: '/ca.pem',
+      RUNNER_TRACKING_ID: 'github_1',
+      RUNNER_ENVIRONMENT: 'self-hosted'
+    })
+  })
+
+  it('adds 127.0.0.1 to NO_PROXY unless `*` or 127.0.0.1 is already there', () => {
+    expect(noProxyFor({ NO_PROXY: 'localhost' })).toEqual({})
+    expect(noProxyFor({ HTTPS_PROXY: 'http://p:1', NO_PROXY: 'localhost,.corp.example' })).toEqual({
+      NO_PROXY: 'localhost,.corp.example,127.0.0.1',
+      no_proxy: 'localhost,.corp.example,127.0.0.1'
+    })
+    expect(noProxyFor({ ALL_PROXY: 'socks5://p:1', NO_PROXY: 'a', no_proxy: 'b,' })).toEqual({
+      NO_PROXY: 'a,127.0.0.1',
+      no_proxy: 'b,127.0.0.1'
+    })
+    expect(noProxyFor({ http_proxy: 'http://p:1' })).toEqual({
+      NO_PROXY: '127.0.0.1',
+      no_proxy: '127.0.0.1'
+    })
+    expect(
+      noProxyFor({ http_proxy: 'http://p:1', NO_PROXY: '*', no_proxy: 'x, 127.0.0.1' })
+    ).toEqual({})
+    // Not read alike by every client: added all the same.
+    expect(coversLoopback('127.0.0.0/8')).toBe(false)
+    expect(coversLoopback('127.0.0.10')).toBe(false)
+    expect(coversLoopback('localhost')).toBe(false)
+  })
 })
 
 describe('older promises', () => {
