@@ -192,10 +192,10 @@ describe('identity-endpoint: the service as later steps and post: meet it', () =
 describe("the service's start", () => {
   it('passes on only the variables it needs, each name matched whole', () => {
     const job = {
-      PATH: '/bin',
+      PATH: 'the-path',
       PATH_TOKEN: 'x',
       MYPATH: 'x',
-      HOME: '/home/runner',
+      HOME: 'the-home',
       HTTPS_PROXY: 'http://proxy:3128',
       no_proxy: 'localhost',
       NO_PROXY_EXTRA: 'x',
@@ -209,8 +209,8 @@ describe("the service's start", () => {
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x'
     }
     expect(serviceEnvironment(job)).toEqual({
-      PATH: '/bin',
-      HOME: '/home/runner',
+      PATH: 'the-path',
+      HOME: 'the-home',
       HTTPS_PROXY: 'http://proxy:3128',
       no_proxy: 'localhost',
       NODE_EXTRA_CA_CERTS: '/ca.pem',
