@@ -2,7 +2,7 @@
 // processes (dist/index.js, dist/post.js, dist/service.js) where the promise is about them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -187,6 +187,28 @@ describe('identity-endpoint: the service as later steps and post: meet it', () =
     },
     40_000
   )
+})
+
+describe('post: and a service that died', () => {
+  posixOnly('(POSIX: SIGKILL) warns, and shows the last lines of a long service log', async () => {
+    const started = await run({ 'identity-endpoint': 'true' })
+    const state = started.state['identity-endpoint']
+    const { pid, logFile } = JSON.parse(state) as { pid: number; logFile: string }
+    process.kill(pid, 'SIGKILL')
+    const lines = Array.from({ length: 80 }, (_, i) => `line ${i + 1}`)
+    appendFileSync(logFile, lines.join('\n') + '\n')
+    const post = await spawnNode(
+      [join(ROOT, 'dist', 'post.js')],
+      { PATH: process.env.PATH, 'STATE_identity-endpoint': state },
+      30_000
+    )
+    const printed = post.stdout.split(/\r?\n/)
+    expect(printed.filter((l) => l.startsWith('::warning::'))).toHaveLength(1)
+    expect(printed).toContain('  line 80')
+    expect(printed).not.toContain('  line 1')
+    expect(printed.filter((l) => /^ {2}line \d+$/.test(l))).toHaveLength(50)
+    expect(existsSync(logFile)).toBe(false)
+  })
 })
 
 describe("the service's start", () => {
