@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { linuxOnly } from './support/platform.js'
-import { ROOT, runAction, spawnNode, type ActionRun } from './support/run-action.js'
+import { ROOT, runAction, runnerLog, spawnNode, type ActionRun } from './support/run-action.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
 
@@ -380,7 +380,13 @@ describe('identity-endpoint: refusals', () => {
 
   it("answers Terraform's IMDS shape at the URL with a secret path, with expires_in", async () => {
     const url = new URL(started.main.outputs['msi-endpoint'])
-    expect(started.main.masked).toContain(started.main.outputs['msi-endpoint'])
+    const pathSecret = url.pathname.split('/')[1]
+    // Masked on its own: a line with the path alone (Terraform's TF_LOG=DEBUG request line) hides it.
+    expect(started.main.masked).toContain(pathSecret)
+    const tfLog = `[DEBUG] GET ${url.pathname}?api-version=2018-02-01 HTTP/1.1`
+    expect(runnerLog(tfLog, started.main.masked)).toBe(
+      '[DEBUG] GET /***/metadata/identity/oauth2/token?api-version=2018-02-01 HTTP/1.1'
+    )
     const path = `${url.pathname}?api-version=2018-02-01&${vault}`
     const host = { Host: good.Host }
     const answer = await ask(started.port, path, { ...host, Metadata: 'true' })
@@ -403,10 +409,10 @@ describe('identity-endpoint: what it leaves and what it holds', () => {
     expect(tokens).toHaveLength(1)
     const keyLines = cert.keyPem.split('\n').filter((l) => l.length > 40)
     const secrets = [started.header, ...keyLines, ...server.issued.slice(-3)]
-    const stopped = await post(started)
     const logs = readdirSync(started.temp).filter((f) => f.startsWith('identity-endpoint-'))
     expect(logs).toHaveLength(1)
     const log = readFileSync(join(started.temp, logs[0]), 'utf8')
+    const stopped = await post(started)
     expect(log).toMatch(/Got a token for https:\/\/vault\.azure\.net; it expires at /)
     for (const text of [log, stopped.stdout, stopped.summary]) {
       for (const secret of secrets) expect(text).not.toContain(secret.slice(0, 16))
@@ -419,7 +425,10 @@ describe('identity-endpoint: what it leaves and what it holds', () => {
       const started = await start()
       try {
         const cmdline = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0')
-        expect(cmdline.slice(1).filter(Boolean)).toEqual([join(ROOT, 'dist', 'service.js')])
+        expect(cmdline.slice(1).filter(Boolean)).toEqual([
+          '--disable-sigusr1',
+          join(ROOT, 'dist', 'service.js')
+        ])
         const environ = readFileSync(`/proc/${started.pid}/environ`, 'utf8').split('\0')
         const names = environ.filter(Boolean).map((v) => v.slice(0, v.indexOf('=')))
         expect(names.filter((n) => n.startsWith('INPUT_'))).toEqual([])

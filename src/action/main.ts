@@ -17,6 +17,7 @@ import type { ServiceConfig } from '../service/config.js'
 import type { ServiceState } from '../service/start.js'
 import type { CertificateSource, Settings } from '../settings.js'
 import { EMPTY_SECRET_CAUSES, readSettings } from './inputs.js'
+import { noProxyFor, proxiesLoopback } from './no-proxy.js'
 import { summarise, summariseAssertion, type SummaryRow } from './summary.js'
 
 /** Collaborators `run()` can be given in tests. */
@@ -223,6 +224,16 @@ async function startTokenService(
   const resource = settings.scope.endsWith('/.default')
     ? settings.scope.slice(0, -'/.default'.length)
     : undefined
+  // Later steps' clients reach 127.0.0.1 directly, past a job's proxy (no-proxy.ts); exported
+  // first, so the check below and the service's first request see what those clients will.
+  for (const [name, value] of Object.entries(noProxyFor(process.env))) {
+    core.exportVariable(name, value)
+  }
+  if (proxiesLoopback(process.env)) {
+    log.warning(
+      "A proxy variable is set and NO_PROXY does not cover 127.0.0.1: later steps' clients may send their token requests for 'identity-endpoint' to the proxy. Add 127.0.0.1 to NO_PROXY and no_proxy."
+    )
+  }
   // Loaded only here: node:child_process alone costs a run 3 ms to load.
   const { startService, STATE_NAME } = await import('../service/start.js')
   const service = await startService(
@@ -245,7 +256,11 @@ async function startTokenService(
     resource
   )
   log.secret(service.header)
-  log.secret(service.msiEndpoint)
+  // The path secret alone, not the whole msi-endpoint URL: every 16-character run of a secret is
+  // masked, and the URL's `http://127.0.0.1` would mask IDENTITY_ENDPOINT's start wherever it is
+  // printed. Masked on its own, it stays hidden in a line that quotes the path alone (Terraform's
+  // TF_LOG=DEBUG request lines).
+  log.secret(service.pathSecret)
   core.exportVariable('IDENTITY_ENDPOINT', service.endpoint)
   core.exportVariable('IDENTITY_HEADER', service.header)
   core.setOutput('identity-endpoint', service.endpoint)

@@ -4,7 +4,7 @@
  * prints nothing.
  */
 import * as core from '@actions/core'
-import { appendFileSync, existsSync, readFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { createLog } from '../log.js'
 import { escapeHtml } from './summary.js'
@@ -35,8 +35,10 @@ export async function post(): Promise<void> {
         `The token service for 'identity-endpoint' had stopped before the end of the job: steps after that got no token from it. Its log:`
       )
       showLog(state.logFile, log.info)
+      removeLog(state.logFile)
       return
     }
+    removeLog(state.logFile)
     const served = Object.entries(report.resources)
     const words = served.map(
       ([resource, r]) =>
@@ -85,18 +87,29 @@ function stop(state: ServiceState): Promise<StopReport | undefined> {
   })
 }
 
-/** Waits for the service to exit, and ends it if it does not. */
+/**
+ * Waits for the service to exit, and ends it if it does not. With SIGKILL: a service that did not
+ * answer the stop request may be stopped (SIGSTOP) or hung, and a stopped process takes no other
+ * signal until it is continued (signal(7)). On Windows every signal ends the process.
+ */
 async function waitForExit(pid: number): Promise<void> {
-  const until = Date.now() + STOP_TIMEOUT_MS
-  while (Date.now() < until) {
-    if (!isRunning(pid)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  if (await exited(pid, STOP_TIMEOUT_MS)) return
   try {
-    process.kill(pid)
+    process.kill(pid, 'SIGKILL')
   } catch {
     // gone meanwhile
   }
+  await exited(pid, 1_000)
+}
+
+/** Whether the process is gone within `ms`. */
+async function exited(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (!isRunning(pid)) return true
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return !isRunning(pid)
 }
 
 /** The service's own log, each line escaped by the log. */
@@ -107,6 +120,14 @@ function showLog(file: string, print: (line: string) => void): void {
   }
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
   for (const line of lines.slice(-MAX_LOG_LINES)) print(`  ${line}`)
+}
+
+/**
+ * Removes the service's log once shown: it names the job's resources and failures, and a later
+ * job on a self-hosted runner's same user could read it otherwise.
+ */
+function removeLog(file: string): void {
+  rmSync(file, { force: true })
 }
 
 function writeSummary(

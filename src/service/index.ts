@@ -2,11 +2,12 @@
  * The token service (`dist/service.js`): started detached by the main step, it reads its config
  * from its stdin pipe, listens on 127.0.0.1, tells the main step its port on its stdout pipe, and
  * then serves fresh tokens to the job's later steps until the `post:` step stops it, the runner's
- * worker is gone, or six hours (a job's longest run) have passed.
+ * worker is gone, its log file is gone (the runner empties its temporary folder at the job's end),
+ * or a job's longest run has passed.
  */
 import { HttpClient } from '@actions/http-client'
 import { createPrivateKey } from 'node:crypto'
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, existsSync } from 'node:fs'
 import { signAssertion } from '../oauth/assertion.js'
 import { credentialOf } from '../keys/credential.js'
 import { ActionError } from '../errors.js'
@@ -19,8 +20,13 @@ import { startServer } from './server.js'
 import { isRunning } from './start.js'
 import { Tokens, type HeldToken } from './tokens.js'
 
-/** A job's longest run: the service is not needed after it. */
-const LIFETIME_MS = 6 * 60 * 60_000
+/**
+ * A job's longest run, after which the service is not needed: 6 hours on GitHub-hosted runners,
+ * 5 days on self-hosted ones, plus an hour for the `post:` step (GitHub's "Usage limits":
+ * https://docs.github.com/en/actions/reference/limits).
+ */
+const HOSTED_LIFETIME_MS = 7 * 60 * 60_000
+const SELF_HOSTED_LIFETIME_MS = (5 * 24 + 1) * 60 * 60_000
 /** How often the service checks that the runner's worker is still there. */
 const WATCH_MS = 15_000
 /**
@@ -79,19 +85,31 @@ async function main(): Promise<void> {
   // The main step reads this line, then closes the pipe: the service keeps no stdio of the step's.
   process.stdout.write(`${port}\n`)
 
+  watchTheJob(config, log)
+}
+
+/**
+ * Ends the service with the job. The runner's worker process (the main step's parent) ends with
+ * the job; in a container job the main step's parent is outside its PID namespace (0) or the
+ * container's init (1), which no watch can follow: there the log file is the watch, as the runner
+ * empties RUNNER_TEMP (its `_temp` folder, mounted in the container) at the job's end, and removes
+ * the job's container besides. The fixed backstop is a job's longest run.
+ */
+function watchTheJob(config: ServiceConfig, log: (line: string) => void): void {
+  const hosted = process.env.RUNNER_ENVIRONMENT === 'github-hosted'
+  const lifetime = hosted ? HOSTED_LIFETIME_MS : SELF_HOSTED_LIFETIME_MS
   setTimeout(() => {
-    log('Stopped after six hours, the longest a job runs.')
+    log(`Stopped after ${hosted ? '7 hours' : '5 days and an hour'}, past a job's longest run.`)
     process.exit(0)
-  }, LIFETIME_MS)
-  if (config.watchPid !== undefined) {
-    const pid = config.watchPid
-    setInterval(() => {
-      if (!isRunning(pid)) {
-        log("Stopped: the runner's worker process is gone.")
-        process.exit(0)
-      }
-    }, WATCH_MS)
-  }
+  }, lifetime).unref()
+  const pid = config.watchPid !== undefined && config.watchPid > 1 ? config.watchPid : undefined
+  setInterval(() => {
+    if (pid !== undefined && !isRunning(pid)) {
+      log("Stopped: the runner's worker process is gone.")
+      process.exit(0)
+    }
+    if (!existsSync(config.logFile)) process.exit(0)
+  }, WATCH_MS)
 }
 
 /** Gets tokens with the app's certificate, or with a fresh GitHub OIDC token each time. */
@@ -109,6 +127,9 @@ function tokenSource(
       createPrivateKey(keyPem),
       chain.map((der) => Buffer.from(der, 'base64'))
     )
+    // Only the KeyObject is kept: the key's text leaves the config (the string itself is freed
+    // once nothing refers to it).
+    config.certificate.keyPem = ''
     thumbprint = credential.thumbprints.sha1
     let clockOffsetMs = signing.clockOffsetMs
     assertion = async () => {

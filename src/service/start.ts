@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
+import { closeSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { ActionError } from '../errors.js'
 import type { ServiceConfig } from './config.js'
@@ -38,6 +39,8 @@ export interface RunningService {
   msiEndpoint: string
   stopKey: string
   logFile: string
+  /** The secret path segment of {@link msiEndpoint}: masked on its own, the rest of the URL stays readable. */
+  pathSecret: string
 }
 
 /**
@@ -47,11 +50,20 @@ export interface RunningService {
  */
 const KEPT = [
   /^RUNNER_TRACKING_ID$/,
+  /^RUNNER_ENVIRONMENT$/,
   /^RUNNER_TEMP$/,
   /^(HTTPS?|NO|ALL)_PROXY$/i,
   /^NODE_EXTRA_CA_CERTS$/,
   /^(PATH|HOME|TEMP|TMP|TMPDIR|SYSTEMROOT|SYSTEMDRIVE|WINDIR|COMSPEC|USERPROFILE)$/i
 ]
+
+/**
+ * Node's switches for the service: `--disable-sigusr1` (Node >= 22.14) so that no process of the
+ * runner's user can open its inspector on 127.0.0.1:9229 with `kill -USR1` and read the key from
+ * its heap. Its environment has no `NODE_OPTIONS` (nor any other variable but {@link KEPT}), so a
+ * job's `--inspect` or `--require` does not reach it.
+ */
+export const SERVICE_NODE_ARGS = ['--disable-sigusr1']
 
 export function serviceEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(
@@ -76,7 +88,8 @@ export async function startService(
   const pathSecret = randomBytes(32).toString('base64url')
   const stopKey = randomBytes(32).toString('base64url')
   const logFile = join(dir, `identity-endpoint-${randomBytes(6).toString('hex')}.log`)
-  const child = spawn(process.execPath, [join(__dirname, 'service.js')], {
+  createPrivateFile(logFile)
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, join(__dirname, 'service.js')], {
     detached: true,
     stdio: ['pipe', 'pipe', 'ignore'],
     env: serviceEnvironment(process.env),
@@ -131,8 +144,17 @@ export async function startService(
     header,
     msiEndpoint: `http://127.0.0.1:${port}/${pathSecret}${IMDS_PATH}`,
     stopKey,
-    logFile
+    logFile,
+    pathSecret
   }
+}
+
+/**
+ * Creates the service's log, readable by the runner's user alone (0600): it names the resources
+ * and the failures of the job. `wx`: a file planted at that name beforehand is not taken over.
+ */
+function createPrivateFile(file: string): void {
+  closeSync(openSync(file, 'wx', 0o600))
 }
 
 /** One request as a later step's client makes it; the status it got, or 0 for none. */
