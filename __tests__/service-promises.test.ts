@@ -1,7 +1,7 @@
 // Promises about identity-endpoint and its neighbours as a user sees them: through the action's
 // processes (dist/index.js, dist/post.js, dist/service.js) where the promise is about them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -26,7 +26,12 @@ beforeAll(async () => {
   server = await startEntraServer({
     apps: [{ clientId: CLIENT, tenantId: TENANT, certificates: [cert.cert] }],
     tls: { keyPem: tls.keyPem, certPem: tls.certPem },
-    resources: ['https://graph.microsoft.com']
+    resources: [
+      'https://graph.microsoft.com',
+      'https://vault.azure.net',
+      'https://storage.azure.com',
+      'https://management.azure.com'
+    ]
   })
 })
 afterAll(async () => {
@@ -187,6 +192,88 @@ describe('identity-endpoint: the service as later steps and post: meet it', () =
     },
     40_000
   )
+})
+
+describe("post:'s job summary", () => {
+  it('escapes a resource a later step asked for (<img becomes &lt;img)', async () => {
+    const started = await run({ 'identity-endpoint': 'true' })
+    const state = started.state['identity-endpoint']
+    const resource = 'https://graph.microsoft.com/<img src=x onerror=alert(1)>'
+    const url = new URL(started.exported.IDENTITY_ENDPOINT)
+    url.searchParams.set('api-version', '2019-08-01')
+    url.searchParams.set('resource', resource)
+    const answer = await fetch(url, {
+      headers: { 'X-IDENTITY-HEADER': started.exported.IDENTITY_HEADER }
+    })
+    // The token server knows no such resource: a refusal, counted in the report.
+    expect(answer.status).toBe(400)
+    const summary = join(mkdtempSync(join(dir, 'post-summary-')), 'summary.md')
+    const post = await spawnNode(
+      [join(ROOT, 'dist', 'post.js')],
+      {
+        PATH: process.env.PATH,
+        GITHUB_STEP_SUMMARY: summary,
+        'STATE_identity-endpoint': state
+      },
+      30_000
+    )
+    expect(post.code).toBe(0)
+    const text = readFileSync(summary, 'utf8')
+    expect(text).toContain('https://graph.microsoft.com/&lt;img src=x onerror=alert(1)&gt;')
+    expect(text).not.toContain('<img')
+  })
+})
+
+describe("the service's log and post:", () => {
+  it('show no token it obtained and no secret an error answer quotes, opaque ones included', async () => {
+    const started = await run({ 'identity-endpoint': 'true' })
+    const state = started.state['identity-endpoint']
+    const { logFile } = JSON.parse(state) as { logFile: string }
+    const ask = async (resource: string) => {
+      const url = new URL(started.exported.IDENTITY_ENDPOINT)
+      url.searchParams.set('api-version', '2019-08-01')
+      url.searchParams.set('resource', resource)
+      const answer = await fetch(url, {
+        headers: { 'X-IDENTITY-HEADER': started.exported.IDENTITY_HEADER }
+      })
+      return { status: answer.status, body: await answer.text() }
+    }
+    // Opaque tokens, not JWTs: found only by the key that holds them.
+    const opaque = () => randomBytes(120).toString('base64url')
+    const in503 = opaque()
+    const in400 = opaque()
+    const quoting = (status: number, secret: string) => ({
+      status,
+      body: JSON.stringify({
+        error: status === 503 ? 'temporarily_unavailable' : 'invalid_request',
+        // The explanation quotes the token the answer holds: shown, it must read ***.
+        error_description: `The token ${secret} is not accepted here.`,
+        access_token: secret
+      })
+    })
+    server.faults.push(quoting(503, in503), quoting(503, in503))
+    const busy = await ask('https://vault.azure.net')
+    server.faults.length = 0
+    server.faults.push(quoting(400, in400))
+    const refused = await ask('https://storage.azure.com')
+    server.faults.length = 0
+    const fine = await ask('https://management.azure.com')
+    const obtained = (JSON.parse(fine.body) as { access_token: string }).access_token
+
+    expect([busy.status, refused.status, fine.status]).toEqual([503, 400, 200])
+    expect(server.issued).toContain(obtained)
+    const log = readFileSync(logFile, 'utf8')
+    const post = await spawnNode(
+      [join(ROOT, 'dist', 'post.js')],
+      { PATH: process.env.PATH, 'STATE_identity-endpoint': state },
+      30_000
+    )
+    for (const text of [log, post.stdout, post.stderr, busy.body, refused.body]) {
+      for (const secret of [in503, in400, obtained]) expect(text).not.toContain(secret)
+    }
+    expect(log).toContain('https://vault.azure.net')
+    expect(log).toContain('https://storage.azure.com')
+  })
 })
 
 describe('post: and a service that died', () => {
