@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
+import { spawn } from 'node:child_process'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DerError, parse } from '../src/keys/pkcs12/der.js'
@@ -273,6 +274,37 @@ describe("the service's log and post:", () => {
     }
     expect(log).toContain('https://vault.azure.net')
     expect(log).toContain('https://storage.azure.com')
+  })
+})
+
+describe('post: and a PID taken since', () => {
+  it("leaves alone the process that now holds a gone service's PID", async () => {
+    // A process of the user's that took the PID of a service gone long ago, and a port where
+    // nothing listens any more.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], {
+      stdio: 'ignore'
+    })
+    const free = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number }
+        probe.close(() => resolve(port))
+      })
+    })
+    const state = JSON.stringify({
+      pid: other.pid,
+      port: free,
+      stopKey: randomBytes(32).toString('base64url'),
+      logFile: join(dir, 'gone.log')
+    })
+    const post = await spawnNode(
+      [join(ROOT, 'dist', 'post.js')],
+      { PATH: process.env.PATH, 'STATE_identity-endpoint': state },
+      30_000
+    )
+    const alive = isRunning(other.pid!)
+    other.kill('SIGKILL')
+    expect(alive).toBe(true)
+    expect(post.stdout).toContain('::warning::')
   })
 })
 

@@ -28,17 +28,19 @@ export async function post(): Promise<void> {
   try {
     const state = JSON.parse(saved) as ServiceState
     log.secret(state.stopKey)
-    const report = await stop(state)
-    await waitForExit(state.pid)
+    const { report, hung } = await stop(state)
+    // Only a process that holds the service's port and does not answer is ended: a service that
+    // is gone left a PID that another process may have taken since (a job can run for days).
+    if (hung) await endHungService(state.pid)
+    else if (report) await exited(state.pid, STOP_TIMEOUT_MS)
     if (!report) {
       log.warning(
         `The token service for 'identity-endpoint' had stopped before the end of the job: steps after that got no token from it. Its log:`
       )
       showLog(state.logFile, log.info)
-      removeLog(state.logFile)
-      return
     }
     removeLog(state.logFile)
+    if (!report) return
     const served = Object.entries(report.resources)
     const words = served.map(
       ([resource, r]) =>
@@ -54,8 +56,11 @@ export async function post(): Promise<void> {
   }
 }
 
-/** Asks the service to stop; its report, or undefined when it does not answer. */
-function stop(state: ServiceState): Promise<StopReport | undefined> {
+/**
+ * Asks the service to stop: its report, or none; `hung` when its port took the connection but no
+ * answer came in time (a stopped or hung service), as opposed to nothing listening there.
+ */
+function stop(state: ServiceState): Promise<{ report?: StopReport; hung: boolean }> {
   return new Promise((resolve) => {
     const req = request(
       {
@@ -74,26 +79,30 @@ function stop(state: ServiceState): Promise<StopReport | undefined> {
         })
         res.on('end', () => {
           try {
-            resolve(res.statusCode === 200 ? (JSON.parse(body) as StopReport) : undefined)
+            const report = res.statusCode === 200 ? (JSON.parse(body) as StopReport) : undefined
+            resolve({ report, hung: false })
           } catch {
-            resolve(undefined)
+            resolve({ hung: false })
           }
         })
       }
     )
-    req.on('timeout', () => req.destroy())
-    req.on('error', () => resolve(undefined))
+    let hung = false
+    req.on('timeout', () => {
+      hung = true
+      req.destroy()
+    })
+    req.on('error', () => resolve({ hung }))
     req.end()
   })
 }
 
 /**
- * Waits for the service to exit, and ends it if it does not. With SIGKILL: a service that did not
- * answer the stop request may be stopped (SIGSTOP) or hung, and a stopped process takes no other
- * signal until it is continued (signal(7)). On Windows every signal ends the process.
+ * Ends a service that took the stop request but did not answer it. With SIGKILL: it may be
+ * stopped (SIGSTOP) or hung, and a stopped process takes no other signal until it is continued
+ * (signal(7)). On Windows every signal ends the process.
  */
-async function waitForExit(pid: number): Promise<void> {
-  if (await exited(pid, STOP_TIMEOUT_MS)) return
+async function endHungService(pid: number): Promise<void> {
   try {
     process.kill(pid, 'SIGKILL')
   } catch {
