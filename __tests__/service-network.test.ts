@@ -225,8 +225,11 @@ describe('the token service: the token server failing for a while', () => {
   it('passes 503 on as 503 with Retry-After, and @azure/identity signs in once the token server recovers', async () => {
     const started = await start()
     try {
-      // 4 s of 503s from the token server, without Retry-After, for every request.
-      const outage = setInterval(() => server.faults.push({ status: 503 }), 20)
+      // 4 s of 503s from the token server, without Retry-After, for every request: the first
+      // ones queued at once, before any request can reach the token server.
+      const fail = () => server.faults.push({ status: 503 })
+      for (let i = 0; i < 5; i++) fail()
+      const outage = setInterval(fail, 20)
       setTimeout(() => {
         clearInterval(outage)
         server.faults.length = 0
