@@ -1,8 +1,8 @@
 // identity-endpoint end to end, as the runner runs it: the main step (dist/index.js) starts the
 // token service and ends; later steps, separate processes that read GITHUB_ENV, sign in with real
-// client libraries (@azure/identity, msal-node, Python's azure-identity); then the post step
-// (dist/post.js), with the STATE_* value the runner passes, stops it. Against the Entra-like
-// HTTPS server, which checks every assertion as Entra does.
+// client libraries (@azure/identity, msal-node, Python's azure-identity) and the terraform
+// binary; then the post step (dist/post.js), with the STATE_* value the runner passes, stops it.
+// Against the Entra-like HTTPS server, which checks every assertion as Entra does.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile, spawnSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
@@ -15,6 +15,7 @@ import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { linuxOnly } from './support/platform.js'
 import { ROOT, runAction, runnerLog, spawnNode, type ActionRun } from './support/run-action.js'
+import { startStorageProxy } from './support/storage-proxy.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
 
@@ -26,7 +27,15 @@ const cert = makeCert({ commonName: 'identity endpoint app' })
 /** Debian's Python, which has python3-azure (.ci/run installs it). */
 // portable: where it is absent, python3 on PATH is tried, and the test is skipped without azure-identity.
 const PYTHON = ['/usr/bin/python3'].find((python) => existsSync(python)) ?? 'python3'
-const hasAzureIdentity = spawnSync(PYTHON, ['-c', 'import azure.identity']).status === 0
+const withAzureIdentity =
+  spawnSync(PYTHON, ['-c', 'import azure.identity']).status === 0 ? it : it.skip
+/**
+ * The real Terraform binary (.ci/run checks that it is installed). Linux only: the test tells Go
+ * which certificate to trust with SSL_CERT_FILE, which Go reads only there (macOS and Windows ask
+ * the system).
+ */
+const withTerraform =
+  process.platform === 'linux' && spawnSync('terraform', ['version']).status === 0 ? it : it.skip
 const RESOURCES = [
   'https://graph.microsoft.com',
   'https://vault.azure.net',
@@ -41,7 +50,7 @@ beforeAll(async () => {
   const options = {
     apps: [app],
     tls: { keyPem: tls.keyPem, certPem: tls.certPem },
-    resources: RESOURCES
+    resources: [...RESOURCES, 'https://storage.azure.com']
   }
   server = await startEntraServer(options)
   // Tokens that live 2 s: every request finds the last one too close to its end (under 5 min).
@@ -247,12 +256,8 @@ describe('identity-endpoint: the token service for later steps', () => {
     expect(await listening(started.port)).toBe(false)
   })
 
-  it('serves Python azure-identity (Debian python3-azure)', async () => {
-    if (!hasAzureIdentity) {
-      // .ci/run installs python3-azure; a machine without it cannot run this client.
-      console.warn('python3-azure is not installed: the azure-identity client was not run')
-      return
-    }
+  // .ci/run installs python3-azure; a machine without it reports this test as skipped.
+  withAzureIdentity('serves Python azure-identity (Debian python3-azure)', async () => {
     const started = await start()
     try {
       const tokens = await client(started, 'python', RESOURCES.slice(0, 2))
@@ -262,6 +267,92 @@ describe('identity-endpoint: the token service for later steps', () => {
       await post(started)
     }
   })
+
+  // The flagship example's Terraform step, as written there (use_azuread_auth, use_msi, the
+  // msi-endpoint output): the real binary takes a storage token from the service and sends it to
+  // the storage account. The account's host is reached through a TLS-inspecting proxy on
+  // loopback, the way a corporate runner reaches Azure, which records what Terraform sends.
+  withTerraform(
+    "serves the real Terraform binary's azurerm backend, whose storage request carries the service's token",
+    async () => {
+      const host = 'ctaflagshipci0000.blob.core.windows.net'
+      const storageTls = makeCert({ commonName: host, altNames: [`DNS:${host}`] })
+      const proxy = await startStorageProxy({ host, tls: storageTls })
+      const started = await start()
+      const work = mkdtempSync(join(started.temp, 'terraform-'))
+      writeFileSync(
+        join(work, 'main.tf'),
+        [
+          'terraform {',
+          '  backend "azurerm" {',
+          '    storage_account_name = "ctaflagshipci0000"',
+          '    container_name       = "tfstate"',
+          '    key                  = "ci.terraform.tfstate"',
+          '    use_azuread_auth     = true',
+          '    use_msi              = true',
+          '  }',
+          '}',
+          ''
+        ].join('\n')
+      )
+      writeFileSync(join(work, 'proxy-ca.pem'), storageTls.certPem)
+      try {
+        const init = await new Promise<{ code: number | null; output: string }>((resolve) => {
+          const child = execFile(
+            'terraform',
+            ['init', '-input=false', '-no-color'],
+            {
+              cwd: work,
+              timeout: 120_000,
+              env: {
+                ...started.stepEnv,
+                HOME: work,
+                CHECKPOINT_DISABLE: '1',
+                TF_IN_AUTOMATION: '1',
+                ARM_USE_MSI: 'true',
+                ARM_MSI_ENDPOINT: started.main.outputs['msi-endpoint'],
+                ARM_CLIENT_ID: CLIENT,
+                ARM_TENANT_ID: TENANT,
+                ARM_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+                HTTP_PROXY: proxy.url,
+                HTTPS_PROXY: proxy.url,
+                SSL_CERT_FILE: join(work, 'proxy-ca.pem')
+              }
+            },
+            (error, stdout, stderr) =>
+              resolve({ code: error ? child.exitCode : 0, output: stdout + stderr })
+          )
+        })
+        // The container does not exist (the proxy says so), so init fails: after the request.
+        expect(init.code).toBe(1)
+        expect(init.output).toContain('ContainerNotFound')
+        // Terraform reached the service directly (Go never sends loopback to a proxy), and the
+        // storage account through the proxy, with the storage token the service obtained.
+        expect(new Set(proxy.connects)).toEqual(new Set([`CONNECT ${host}:443`]))
+        expect(proxy.seen.length).toBeGreaterThan(0)
+        const storageScopes = server.requests.filter(
+          (r) => r.form.scope === 'https://storage.azure.com/.default'
+        )
+        expect(storageScopes).toHaveLength(1)
+        for (const request of proxy.seen) {
+          const [scheme, token] = request.authorization.split(' ')
+          expect(scheme).toBe('Bearer')
+          expect(server.issued).toContain(token)
+          expect(
+            JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
+          ).toMatchObject({
+            aud: 'https://storage.azure.com'
+          })
+        }
+      } finally {
+        const stopped = await post(started)
+        await proxy.close()
+        expect(stopped.stdout).toMatch(
+          / tokens? for https:\/\/storage\.azure\.com\/? \(1 from the token server\)/
+        )
+      }
+    }
+  )
 
   it('renews a token that has less than five minutes left, and shares one request among concurrent callers', async () => {
     const started = await start(shortLived)
