@@ -1,24 +1,27 @@
 // The action's `client-assertion` output (dist/index.js, run as the runner runs it) used by real
-// clients not written here, @azure/identity's ClientAssertionCredential and @azure/msal-node's
-// ConfidentialClientApplication, each in its own process as a later workflow step, against the
-// Entra-like HTTPS server; `assertion-only`, `assertion-lifetime`, and the one retry on the
+// clients not written here, @azure/identity's ClientAssertionCredential, @azure/msal-node's
+// ConfidentialClientApplication, MSAL Python and the Azure CLI, each in its own process as a later
+// workflow step, against the Entra-like HTTPS server; `assertion-only`, `assertion-lifetime`, and the one retry on the
 // server's time when the runner's clock is off (AADSTS700024).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { execFileSync, execFile } from 'node:child_process'
+import { execFileSync, execFile, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer, type EntraServer } from './support/entra-server.js'
+import { answer, forwardTo, startInspectingProxy } from './support/inspecting-proxy.js'
 import { findLeaks, ROOT, runAction, spawnNode, type ActionRun } from './support/run-action.js'
 
 const CLIENT = randomUUID()
 const TENANT = randomUUID()
 const GRAPH = 'https://graph.microsoft.com/.default'
 const TEST_API = 'api://test-resource/.default'
+/** Resource Manager, the resource az signs in for. */
+const ARM = 'https://management.core.windows.net/'
 const cert = makeCert({ commonName: 'client assertion test' })
 const tls = makeTlsCert(mkdtempSync(join(tmpdir(), 'client-assertion-')))
 const env = { NODE_EXTRA_CA_CERTS: tls.caFile }
@@ -44,6 +47,7 @@ beforeAll(async () => {
   server = await startEntraServer({
     apps: [{ clientId: CLIENT, tenantId: TENANT, certificates: [cert.cert] }],
     tls: { keyPem: tls.keyPem, certPem: tls.certPem },
+    resources: ['https://graph.microsoft.com', 'api://test-resource', ARM],
     now: () => Date.now() + shiftMs
   })
 })
@@ -222,6 +226,98 @@ describe('client-assertion output', () => {
       )
     }
   )
+})
+
+/** The Azure CLI, where it is installed (.ci/run installs Debian's; GitHub's images have one). */
+// portable: on Windows az is az.cmd, which execFile starts only through a shell: skipped there.
+const hasAzureCli =
+  process.platform !== 'win32' && spawnSync('az', ['version'], { stdio: 'ignore' }).status === 0
+
+// The Azure CLI as docs/tools.md has it sign in: `az login --service-principal --federated-token`
+// with the assertion the action signed for the public cloud. az talks only to Azure's own hosts,
+// so it runs here as on a corporate runner: through a proxy that inspects TLS (the CA it trusts
+// is in REQUESTS_CA_BUNDLE), which passes login.microsoftonline.com to this Entra-like server
+// and answers Resource Manager's subscription list (none).
+const describeAzureCli = hasAzureCli ? describe : describe.skip
+describeAzureCli('client-assertion with the Azure CLI', () => {
+  it('signs az in on the public cloud with the assertion, and az gets a Graph token with it', async () => {
+    const run = await runWith({
+      'assertion-only': 'true',
+      scope: undefined,
+      'authority-host': undefined
+    })
+    const assertion = run.outputs['client-assertion']
+    expect(decodeJwt(assertion).aud).toBe(
+      `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`
+    )
+    const hosts = ['login.microsoftonline.com', 'management.azure.com']
+    const proxyTls = makeCert({ commonName: hosts[0], altNames: hosts.map((h) => `DNS:${h}`) })
+    const home = mkdtempSync(join(tmpdir(), 'azure-cli-'))
+    writeFileSync(join(home, 'proxy-ca.pem'), proxyTls.certPem)
+    const proxy = await startInspectingProxy({
+      tls: proxyTls,
+      hosts: {
+        'login.microsoftonline.com': forwardTo(server.url, tls.certPem),
+        'management.azure.com': answer(200, { value: [] })
+      }
+    })
+    const az = async (...args: string[]) =>
+      (
+        await promisify(execFile)('az', args, {
+          encoding: 'utf8',
+          timeout: 120_000,
+          env: {
+            PATH: process.env.PATH,
+            HOME: home,
+            AZURE_CONFIG_DIR: join(home, 'azure'),
+            AZURE_CORE_COLLECT_TELEMETRY: 'no',
+            AZURE_CORE_ONLY_SHOW_ERRORS: 'true',
+            HTTPS_PROXY: proxy.url,
+            REQUESTS_CA_BUNDLE: join(home, 'proxy-ca.pem')
+          }
+        })
+      ).stdout.trim()
+    try {
+      await az(
+        'login',
+        '--service-principal',
+        '-u',
+        CLIENT,
+        '--tenant',
+        TENANT,
+        '--federated-token',
+        assertion,
+        '--allow-no-subscriptions',
+        '--output',
+        'none'
+      )
+      const account = await az('account', 'show', '--query', '[tenantId, user.name]', '-o', 'tsv')
+      expect(account.split(/\s+/)).toEqual([TENANT, CLIENT])
+      const token = await az(
+        'account',
+        'get-access-token',
+        '--resource',
+        'https://graph.microsoft.com',
+        '--query',
+        'accessToken',
+        '-o',
+        'tsv'
+      )
+      expect(server.issued).toContain(token)
+      expect(decodeJwt(token).aud).toBe('https://graph.microsoft.com')
+      // Both of az's token requests carried the action's assertion, unchanged.
+      expect(tokenRequests().map((r) => [r.form.client_id, r.form.client_assertion])).toEqual([
+        [CLIENT, assertion],
+        [CLIENT, assertion]
+      ])
+      expect(tokenRequests().at(-1)?.form.scope).toBe('https://graph.microsoft.com/.default')
+      // Every sign-in went through the proxy (az also asks hosts of its own, which get a 502).
+      expect(new Set(proxy.seen.map((r) => r.host))).toEqual(new Set(hosts))
+    } finally {
+      await proxy.close()
+      rmSync(home, { recursive: true, force: true })
+    }
+  })
 })
 
 // MSAL Python runs where it is installed (Debian's python3-msal); CI's Node machine may lack it.

@@ -15,7 +15,7 @@ import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { linuxOnly } from './support/platform.js'
 import { ROOT, runAction, runnerLog, spawnNode, type ActionRun } from './support/run-action.js'
-import { startStorageProxy } from './support/storage-proxy.js'
+import { answer, startInspectingProxy } from './support/inspecting-proxy.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
 
@@ -277,7 +277,18 @@ describe('identity-endpoint: the token service for later steps', () => {
     async () => {
       const host = 'ctaflagshipci0000.blob.core.windows.net'
       const storageTls = makeCert({ commonName: host, altNames: [`DNS:${host}`] })
-      const proxy = await startStorageProxy({ host, tls: storageTls })
+      const proxy = await startInspectingProxy({
+        tls: storageTls,
+        hosts: {
+          // As Blob storage answers for a container that does not exist.
+          [host]: answer(
+            404,
+            '<?xml version="1.0" encoding="utf-8"?><Error><Code>ContainerNotFound</Code>' +
+              '<Message>The specified container does not exist.</Message></Error>',
+            { 'x-ms-error-code': 'ContainerNotFound' }
+          )
+        }
+      })
       const started = await start()
       const work = mkdtempSync(join(started.temp, 'terraform-'))
       writeFileSync(

@@ -263,6 +263,9 @@ export async function startEntraServer(options) {
     if (discovery !== undefined && req.method === 'GET') {
       return send(res, 200, openIdConfiguration(`${scheme}://${req.headers.host}/${discovery}`))
     }
+    if (target.pathname === '/common/discovery/instance' && req.method === 'GET') {
+      return send(res, 200, instanceDiscovery(`${req.headers.host}`))
+    }
     send(res, 404, { error: 'not_found', error_description: `No endpoint at ${target.pathname}.` })
   }
 
@@ -653,6 +656,19 @@ function openIdConfiguration(authority) {
     response_types_supported: ['code', 'id_token', 'token'],
     subject_types_supported: ['pairwise'],
     id_token_signing_alg_values_supported: ['RS256']
+  }
+}
+
+/**
+ * Entra's instance discovery (api-version 1.1), which MSAL Python (and so the Azure CLI) asks
+ * before it looks in its token cache, for the host's aliases: this server has only its own.
+ * @param {string} host
+ */
+function instanceDiscovery(host) {
+  return {
+    tenant_discovery_endpoint: `https://${host}/common/v2.0/.well-known/openid-configuration`,
+    'api-version': '1.1',
+    metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }]
   }
 }
 
