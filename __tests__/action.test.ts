@@ -1,7 +1,7 @@
 // The built action (dist/index.js) run as the runner runs it, against the Entra-like HTTPS server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt, jwtVerify } from 'jose'
@@ -37,7 +37,10 @@ beforeAll(async () => {
     'authority-host': server.url
   }
 })
-afterAll(async () => server.close())
+afterAll(async () => {
+  await server.close()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 /** Every secret a run could leak: the token, each assertion sent, the key. */
 function leaks(run: ActionRun): string[] {

@@ -23,7 +23,8 @@ const TEST_API = 'api://test-resource/.default'
 /** Resource Manager, the resource az signs in for. */
 const ARM = 'https://management.core.windows.net/'
 const cert = makeCert({ commonName: 'client assertion test' })
-const tls = makeTlsCert(mkdtempSync(join(tmpdir(), 'client-assertion-')))
+const tlsDir = mkdtempSync(join(tmpdir(), 'client-assertion-'))
+const tls = makeTlsCert(tlsDir)
 const env = { NODE_EXTRA_CA_CERTS: tls.caFile }
 const CLIENTS = join(ROOT, '__tests__', 'support', 'assertion-clients.js')
 const PYTHON_CLIENT = join(ROOT, '__tests__', 'support', 'assertion_client.py')
@@ -51,7 +52,10 @@ beforeAll(async () => {
     now: () => Date.now() + shiftMs
   })
 })
-afterAll(async () => server.close())
+afterAll(async () => {
+  await server.close()
+  rmSync(tlsDir, { recursive: true, force: true })
+})
 beforeEach(() => {
   shiftMs = 0
   server.requests.length = 0

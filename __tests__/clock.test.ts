@@ -11,7 +11,7 @@ import {
   jest
 } from '@jest/globals'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
@@ -151,6 +151,7 @@ describe('run() with the client-assertion outputs', () => {
   afterEach(() => {
     jest.restoreAllMocks()
     process.exitCode = undefined
+    rmSync(dir, { recursive: true, force: true })
   })
 
   function setInputs(inputs: Record<string, string | undefined>): void {

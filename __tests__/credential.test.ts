@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterAll, describe, expect, it } from '@jest/globals'
 import { createHash, generateKeyPairSync } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import {
@@ -32,6 +32,7 @@ const ca = makeCert({ ca: true, commonName: 'Test CA' })
 const leaf = makeCert({ issuer: ca, commonName: 'leaf' })
 const pkcs1 = rsa.key.export({ type: 'pkcs1', format: 'pem' }).toString()
 const dir = mkdtempSync(join(tmpdir(), 'credential-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const source = (fields: Partial<CertificateSource>): CertificateSource => ({
   kind: 'certificate',

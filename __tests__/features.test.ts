@@ -3,7 +3,7 @@
 // and the runner's OIDC token endpoint).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalJWKSet, jwtVerify } from 'jose'
@@ -16,7 +16,8 @@ type Server = Awaited<ReturnType<typeof startEntraServer>>
 const CLIENT = randomUUID()
 const FEDERATED_CLIENT = randomUUID()
 const TENANT = randomUUID()
-const tls = makeTlsCert(mkdtempSync(join(tmpdir(), 'features-')))
+const tlsDir = mkdtempSync(join(tmpdir(), 'features-'))
+const tls = makeTlsCert(tlsDir)
 const cert = makeCert({ commonName: 'features' })
 const keyLines = cert.keyPem.split('\n').filter((l) => l.length > 40)
 const env = { NODE_EXTRA_CA_CERTS: tls.caFile }
@@ -50,7 +51,10 @@ beforeAll(async () => {
     'authority-host': server.url
   }
 })
-afterAll(async () => server.close())
+afterAll(async () => {
+  await server.close()
+  rmSync(tlsDir, { recursive: true, force: true })
+})
 
 /** Every secret of the run: tokens issued, assertions and OIDC tokens sent, the key. */
 function leaks(run: ActionRun): string[] {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { createHash, randomUUID, type X509Certificate } from 'node:crypto'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeCert, makePfx, makeTlsCert } from './support/certs.js'
@@ -69,7 +69,10 @@ beforeAll(async () => {
     tls: { keyPem: tls.keyPem, certPem: tls.certPem }
   })
 })
-afterAll(async () => server.close())
+afterAll(async () => {
+  await server.close()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 interface Result {
   run: ActionRun
@@ -289,7 +292,7 @@ describe('PFX details', () => {
 
 describe('certificate-file', () => {
   it('reads a PEM file relative to the workspace', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'workspace-'))
+    const workspace = mkdtempSync(join(dir, 'workspace-'))
     mkdirSync(join(workspace, 'certs'))
     writeFileSync(join(workspace, 'certs', 'client.pem'), rsa.keyPem + rsa.certPem)
     const result = await act({ 'certificate-file': 'certs/client.pem' }, workspace)
@@ -299,7 +302,7 @@ describe('certificate-file', () => {
   it('reads a PEM file by its absolute path, whatever the workspace', async () => {
     const file = join(dir, 'absolute.pem')
     writeFileSync(file, rsa.certPem + encryptedPkcs1)
-    const workspace = mkdtempSync(join(tmpdir(), 'workspace-'))
+    const workspace = mkdtempSync(join(dir, 'workspace-'))
     const result = await act(
       { 'certificate-file': file, 'certificate-password': PASSWORD },
       workspace
@@ -308,7 +311,7 @@ describe('certificate-file', () => {
   })
 
   it('reads a binary PFX file relative to the workspace', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'workspace-'))
+    const workspace = mkdtempSync(join(dir, 'workspace-'))
     const pfx = makePfx(rsa, { password: PASSWORD })
     writeFileSync(join(workspace, 'client.pfx'), pfx)
     const result = await act(
@@ -654,7 +657,7 @@ describe('checks before any request', () => {
   })
 
   it('names the resolved path of a certificate-file that does not exist', async () => {
-    const workspace = mkdtempSync(join(tmpdir(), 'workspace-'))
+    const workspace = mkdtempSync(join(dir, 'workspace-'))
     expectRefused(
       await act({ 'certificate-file': 'certs/missing.pfx', ...password }, workspace),
       `Input 'certificate-file': ${join(workspace, 'certs', 'missing.pfx')} does not exist. Relative paths are resolved against the workspace (GITHUB_WORKSPACE).`,

@@ -11,7 +11,7 @@ import {
   jest
 } from '@jest/globals'
 import { createPrivateKey, randomUUID } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt, decodeProtectedHeader, jwtVerify, createLocalJWKSet } from 'jose'
@@ -40,14 +40,18 @@ let server: Server
 let dir: string
 let printed: string
 // core.summary remembers the first summary file it sees, so every test shares one.
-const summaryFile = join(mkdtempSync(join(tmpdir(), 'summary-')), 'summary.md')
+const summaryDir = mkdtempSync(join(tmpdir(), 'summary-'))
+const summaryFile = join(summaryDir, 'summary.md')
 
 beforeAll(async () => {
   server = await startEntraServer({
     apps: [{ clientId: CLIENT, tenantId: TENANT, certificates: [cert.cert] }]
   })
 })
-afterAll(async () => server.close())
+afterAll(async () => {
+  await server.close()
+  rmSync(summaryDir, { recursive: true, force: true })
+})
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'main-'))
@@ -78,6 +82,7 @@ beforeEach(() => {
 afterEach(() => {
   jest.restoreAllMocks()
   process.exitCode = undefined
+  rmSync(dir, { recursive: true, force: true })
 })
 
 function setInputs(inputs: Record<string, string>): void {

@@ -14,7 +14,7 @@ import {
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkCredential, loadCredential } from '../src/keys/credential.js'
@@ -162,6 +162,7 @@ afterEach(() => {
   jest.restoreAllMocks()
   process.exitCode = undefined
   clearInputs()
+  rmSync(dir, { recursive: true, force: true })
 })
 
 /** Inputs for the Entra-like server, with the plain certificate. */

@@ -186,6 +186,7 @@ describe('the token service: connections', () => {
   it('serves a real client while 3,000 idle sockets flood it, holding at most 256 of them', async () => {
     const started = await start()
     const sockets: Socket[] = []
+    const connectedAt: number[] = []
     let closed = 0
     try {
       // In waves that the listen queue (511) takes whole: each socket then reaches the service.
@@ -197,7 +198,10 @@ describe('the token service: connections', () => {
               new Promise<void>((resolve) => {
                 const socket = connect(started.port, '127.0.0.1')
                 sockets.push(socket)
-                socket.on('connect', () => resolve())
+                socket.on('connect', () => {
+                  connectedAt.push(Date.now())
+                  resolve()
+                })
                 socket.on('error', () => resolve())
                 socket.on('close', () => {
                   closed++
@@ -212,7 +216,10 @@ describe('the token service: connections', () => {
       // The service closed the oldest as the newest came: what is still open is what it holds.
       await new Promise((resolve) => setTimeout(resolve, 200))
       const held = sockets.length - closed
-      expect(held).toBeGreaterThan(200)
+      // A socket still without headers 5 s after it connected is closed anyway: on a machine slow
+      // enough that the flood outlasts that (Windows under emulation), fewer are left to hold.
+      const young = connectedAt.filter((at) => at > Date.now() - 4_000).length
+      expect(held).toBeGreaterThanOrEqual(Math.min(200, young))
       expect(held).toBeLessThanOrEqual(256)
     } finally {
       for (const socket of sockets) socket.destroy()

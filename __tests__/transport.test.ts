@@ -2,7 +2,7 @@
 // loopback): the request as sent, the bounded body, and every network fault explained in our own
 // words, retried only where a retry can help.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -109,8 +109,10 @@ let tlsServer: Awaited<ReturnType<typeof startEntraServer>>
 /** A loopback port nothing listens on. */
 let closedPort: number
 
+const tlsDir = mkdtempSync(join(tmpdir(), 'transport-'))
+
 beforeAll(async () => {
-  const tls = makeTlsCert(mkdtempSync(join(tmpdir(), 'transport-')))
+  const tls = makeTlsCert(tlsDir)
   ;[server, tlsServer] = await Promise.all([
     startHostileServer(attacks),
     startEntraServer({ apps: [], tls: { keyPem: tls.keyPem, certPem: tls.certPem } })
@@ -122,6 +124,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await Promise.all([server.close(), tlsServer.close()])
+  rmSync(tlsDir, { recursive: true, force: true })
 })
 
 /** Real timers and clock, two attempts, short waits; the retry lines are kept. */
