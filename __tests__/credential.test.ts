@@ -22,7 +22,7 @@ import {
 import { InputError } from '../src/errors.js'
 import type { CertificateSource } from '../src/settings.js'
 import forge from 'node-forge'
-import { makeCert, makePfx } from './support/certs.js'
+import { makeCert, makePfx, runOpenssl } from './support/certs.js'
 import { linuxOnly, posixOnly } from './support/platform.js'
 
 const DAY = 86_400_000
@@ -186,20 +186,16 @@ describe('loadCredential from PEM', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trusted-'))
     try {
       writeFileSync(join(dir, 'c.pem'), rsa.certPem)
-      const trusted = execFileSync(
-        'openssl',
-        [
-          'x509',
-          '-in',
-          join(dir, 'c.pem'),
-          '-trustout',
-          '-addtrust',
-          'clientAuth',
-          '-setalias',
-          'app'
-        ],
-        { encoding: 'utf8' }
-      )
+      const trusted = runOpenssl([
+        'x509',
+        '-in',
+        join(dir, 'c.pem'),
+        '-trustout',
+        '-addtrust',
+        'clientAuth',
+        '-setalias',
+        'app'
+      ]).toString()
       expect(trusted).toContain('-----BEGIN TRUSTED CERTIFICATE-----')
       const credential = await loadCredential(source({ certificate: rsa.keyPem + trusted }))
       expect(credential.chainDer).toEqual([rsa.cert.raw])

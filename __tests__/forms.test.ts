@@ -2,12 +2,11 @@
 // runs it, against the Entra-like HTTPS server (and oidc-provider for EC keys): the forms that must
 // work, and the checks that must stop a run before anything is sent, in one line, quoting no secret.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { createHash, randomUUID, type X509Certificate } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { makeCert, makePfx, makeTlsCert } from './support/certs.js'
+import { makeCert, makePfx, makeTlsCert, runOpenssl } from './support/certs.js'
 import { startEntraServer, type RecordedRequest } from './support/entra-server.js'
 import { DEFAULT_SCOPE, startOidcProvider, type OidcProvider } from './support/oidc-provider.js'
 import { findLeaks, runAction, type ActionRun } from './support/run-action.js'
@@ -261,7 +260,7 @@ describe('PFX details', () => {
   it('reads the PEM that openssl pkcs12 -nodes writes (Bag Attributes, subject= and issuer=)', async () => {
     const file = join(dir, 'to-pem.pfx')
     writeFileSync(file, makePfx(rsa, { password: PASSWORD }))
-    const pem = execFileSync('openssl', [
+    const pem = runOpenssl([
       'pkcs12',
       '-in',
       file,
@@ -269,7 +268,8 @@ describe('PFX details', () => {
       '-passin',
       `pass:${PASSWORD}`
     ]).toString()
-    expect(pem).toMatch(/^Bag Attributes\n {4}localKeyID: [0-9A-F ]+\n/)
+    // With CRLF on Windows, where openssl writes text as the system does.
+    expect(pem).toMatch(/^Bag Attributes\r?\n {4}localKeyID: [0-9A-F ]+\r?\n/)
     expect(pem).toContain('\nsubject=')
     expectToken(await act({ certificate: pem }), rsa.cert, [...RSA_SECRETS, ...keyLines(pem)])
   })

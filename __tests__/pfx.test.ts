@@ -3,7 +3,6 @@
 // decided per bag over many freshly made files, the key derivation against OpenSSL's, and
 // hand-built structures for each answer readPfx gives (bags, MACs, PBES1/PBES2 parameters).
 import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomInt } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,7 +12,7 @@ import type * as Der from '../src/keys/pkcs12/der.js'
 import type * as Pfx from '../src/keys/pkcs12/pfx.js'
 import type * as Rc2 from '../src/keys/pkcs12/rc2.js'
 import { rc4 } from '../src/keys/pkcs12/rc4.js'
-import { makeCert } from './support/certs.js'
+import { makeCert, runOpenssl } from './support/certs.js'
 import { ROOT } from './support/run-action.js'
 
 // Every test loads the reader afresh: its OID tables and RC2's PITABLE are built when the module
@@ -50,9 +49,7 @@ writeFileSync(join(work, 'cert.pem'), rsa.certPem)
 function openssl(password: string, ...options: string[]): Buffer {
   const out = join(work, 'out.pfx')
   const args = ['pkcs12', '-export', '-inkey', join(work, 'key.pem'), '-in', join(work, 'cert.pem')]
-  execFileSync('openssl', [...args, '-passout', `pass:${password}`, ...options, '-out', out], {
-    stdio: 'pipe'
-  })
+  runOpenssl([...args, '-passout', `pass:${password}`, ...options, '-out', out])
   return readFileSync(out)
 }
 

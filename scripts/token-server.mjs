@@ -248,6 +248,8 @@ async function stop(dir) {
   const deadline = Date.now() + WAIT_MS
   while (isAlive(served.pid) && Date.now() < deadline) await sleep(100)
   if (isAlive(served.pid)) throw new Error(`the token server (pid ${served.pid}) did not stop`)
+  // The server removes it as it stops; on Windows a signal ends a process without that.
+  rmSync(join(dir, 'server.json'), { force: true })
   console.error(`Token server stopped (pid ${served.pid}).`)
 }
 

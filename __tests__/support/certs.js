@@ -33,6 +33,20 @@ const pki =
   )
 
 /**
+ * Runs openssl and returns what it printed. On Windows, OpenSSL's programs read their arguments
+ * in the ANSI code page, where most non-ASCII characters (of a `pass:` password, say) are lost,
+ * unless OPENSSL_WIN32_UTF8 is set: then they read them as UTF-8, as on Linux and macOS.
+ * @param {string[]} args
+ * @returns {Buffer}
+ */
+export function runOpenssl(args) {
+  return execFileSync('openssl', args, {
+    stdio: 'pipe',
+    env: { ...process.env, OPENSSL_WIN32_UTF8: '1' }
+  })
+}
+
+/**
  * Makes a fresh key (RSA 2048 by default, or EC) and a certificate for it.
  * @param {CertOptions} [options]
  * @returns {TestCert}
@@ -92,23 +106,19 @@ function makeEcCert(options) {
     })
     const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
     writeFileSync(join(dir, 'key.pem'), keyPem)
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-new',
-        '-key',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '365',
-        '-subj',
-        `/CN=${options.commonName ?? 'certificate-token-action test'}`
-      ],
-      { stdio: 'pipe' }
-    )
+    runOpenssl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '365',
+      '-subj',
+      `/CN=${options.commonName ?? 'certificate-token-action test'}`
+    ])
     const certPem = readFileSync(join(dir, 'cert.pem'), 'utf8')
     return { keyPem, certPem, key: privateKey, cert: new X509Certificate(certPem) }
   } finally {
@@ -142,7 +152,7 @@ export function makePfx(cert, options = {}) {
     ]
     args.push('-passout', `pass:${options.password ?? ''}`)
     if (options.legacy) args.push('-legacy')
-    execFileSync('openssl', args, { stdio: 'pipe' })
+    runOpenssl(args)
     return readFileSync(join(dir, 'c.pfx'))
   } finally {
     rmSync(dir, { recursive: true, force: true })
