@@ -216,6 +216,20 @@ describe('validate-workflows', () => {
     ])
   })
 
+  it('fails a test that starts openssl without runOpenssl, which makes it read UTF-8 on Windows', async () => {
+    const test = readFileSync(
+      join(ROOT, '__tests__', 'fixtures', 'portability', 'openssl.test.ts.txt'),
+      'utf8'
+    )
+    const run = await validate(makeRepository({ '__tests__/openssl.test.ts': test }))
+    const message = (call: string) =>
+      `'${call}' starts openssl without OPENSSL_WIN32_UTF8, so on Windows it reads a non-ASCII argument in the ANSI code page: use runOpenssl (__tests__/support/certs.js).`
+    expect(run.problems).toEqual([
+      `__tests__/openssl.test.ts:1:13: ${message("execFileSync('openssl'")}`,
+      `__tests__/openssl.test.ts:4:1: ${message('spawn("openssl"')}`
+    ])
+  })
+
   it("fails an import from a lower room up to a higher one, or past a room's doors", async () => {
     const run = await validate(
       makeRepository({

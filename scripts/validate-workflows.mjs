@@ -368,8 +368,36 @@ export function checkTestPortability(root) {
         })
       })
       problems.push(...bareLineSplits(file.split('\\').join('/'), lines))
+      if (file !== join('__tests__', 'support', 'certs.js')) {
+        problems.push(...directOpenssl(file.split('\\').join('/'), lines))
+      }
     }
   }
+  return problems
+}
+
+/** openssl started by hand: `execFileSync('openssl'`, `spawn("openssl"`. */
+const OPENSSL_CALL = /\b(?:execFileSync|execFile|spawnSync|spawn)\(\s*(['"`])openssl\1/
+
+/**
+ * openssl on Windows reads its arguments in the ANSI code page, losing a non-ASCII password,
+ * unless OPENSSL_WIN32_UTF8 is set: the tests start it through runOpenssl, which sets it.
+ * @param {string} file @param {string[]} lines
+ * @returns {Problem[]}
+ */
+function directOpenssl(file, lines) {
+  /** @type {Problem[]} */
+  const problems = []
+  lines.forEach((line, index) => {
+    const hit = OPENSSL_CALL.exec(line)
+    if (!hit || /^\s*(\/\/|\/\*|\*)/.test(line)) return
+    problems.push({
+      file,
+      line: index + 1,
+      column: hit.index + 1,
+      message: `'${hit[0]}' starts openssl without OPENSSL_WIN32_UTF8, so on Windows it reads a non-ASCII argument in the ANSI code page: use runOpenssl (__tests__/support/certs.js).`
+    })
+  })
   return problems
 }
 
