@@ -133,6 +133,25 @@ describe('the action against the background server', () => {
     expect(run.outputs['access-token'].split('.')).toHaveLength(3)
   })
 
+  // CI's flagship job: the action's own scope (Resource Manager), then az, Azure PowerShell,
+  // azure-identity and Terraform's backend through the token service.
+  it.each([
+    'https://management.azure.com',
+    'https://management.core.windows.net/',
+    'https://vault.azure.net',
+    'https://storage.azure.com'
+  ])('gets a token for %s, a resource the flagship example asks for', async (resource) => {
+    const run = await runAction(
+      { ...inputs({ 'certificate-file': env.TOKEN_SERVER_PEM }), scope: `${resource}/.default` },
+      { env: { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS } }
+    )
+    expect(run.errors).toEqual([])
+    const claims = JSON.parse(
+      Buffer.from(run.outputs['access-token'].split('.')[1], 'base64url').toString()
+    ) as { aud: string }
+    expect(claims.aud).toBe(resource)
+  })
+
   it('is refused with the unregistered certificate (AADSTS700027)', async () => {
     const run = await runAction(inputs({ 'certificate-file': env.TOKEN_SERVER_UNREGISTERED_PEM }), {
       env: { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS }

@@ -46,6 +46,19 @@ const MAX_LIFETIME_MS = 60 * 60 * 1000
 /** How long `start` waits for the server to listen, and `stop` for it to exit. */
 const WAIT_MS = 30_000
 const GRAPH = 'https://graph.microsoft.com'
+/**
+ * The resources its tenant knows: Graph, Partner Center and a test API, and those the Azure tools
+ * of the examples ask for (Resource Manager by both its names, Key Vault, Storage).
+ */
+const RESOURCES = [
+  GRAPH,
+  'https://api.partner.microsoft.com',
+  'api://test-resource',
+  'https://management.azure.com',
+  'https://management.core.windows.net',
+  'https://vault.azure.net',
+  'https://storage.azure.com'
+]
 
 /**
  * What `start` prepares for `serve`, in DIR/setup.json.
@@ -212,7 +225,8 @@ async function serve(dir) {
     tls: {
       keyPem: readFileSync(setup.tlsKeyFile, 'utf8'),
       certPem: readFileSync(setup.tlsCertFile, 'utf8')
-    }
+    },
+    resources: RESOURCES
   })
   /** @type {Served} */
   const served = {
