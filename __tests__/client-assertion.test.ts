@@ -1,7 +1,7 @@
 // The action's `client-assertion` output (dist/index.js, run as the runner runs it) used by real
 // clients not written here, @azure/identity's ClientAssertionCredential, @azure/msal-node's
-// ConfidentialClientApplication, MSAL Python and the Azure CLI, each in its own process as a later
-// workflow step, against the Entra-like HTTPS server; `assertion-only`, `assertion-lifetime`, and the one retry on the
+// ConfidentialClientApplication, MSAL Python, the Azure CLI and Terraform's azurerm backend, each
+// in its own process as a later workflow step, against the Entra-like HTTPS server; `assertion-only`, `assertion-lifetime`, and the one retry on the
 // server's time when the runner's clock is off (AADSTS700024).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { execFileSync, execFile, spawnSync } from 'node:child_process'
@@ -48,7 +48,12 @@ beforeAll(async () => {
   server = await startEntraServer({
     apps: [{ clientId: CLIENT, tenantId: TENANT, certificates: [cert.cert] }],
     tls: { keyPem: tls.keyPem, certPem: tls.certPem },
-    resources: ['https://graph.microsoft.com', 'api://test-resource', ARM],
+    resources: [
+      'https://graph.microsoft.com',
+      'api://test-resource',
+      ARM,
+      'https://storage.azure.com'
+    ],
     now: () => Date.now() + shiftMs
   })
 })
@@ -320,6 +325,102 @@ describeAzureCli('client-assertion with the Azure CLI', () => {
     } finally {
       await proxy.close()
       rmSync(home, { recursive: true, force: true })
+    }
+  })
+})
+
+/**
+ * The real Terraform binary (.ci/run says when it is missing). Linux only: the test tells Go which
+ * certificate to trust with SSL_CERT_FILE, which Go reads only there.
+ */
+const hasTerraform =
+  process.platform === 'linux' && spawnSync('terraform', ['version']).status === 0
+
+// Terraform's azurerm backend as docs/tools.md has it sign in: ARM_USE_OIDC with the assertion in
+// ARM_OIDC_TOKEN. Like az, it talks to Azure's own hosts only, here through the proxy that
+// inspects TLS: login.microsoftonline.com goes to this server, and the storage account answers as
+// for a container that does not exist, after Terraform has sent it the token.
+const describeTerraform = hasTerraform ? describe : describe.skip
+describeTerraform('client-assertion with Terraform', () => {
+  it('signs the azurerm backend in with ARM_OIDC_TOKEN, and its storage request carries the token', async () => {
+    const run = await runWith({
+      'assertion-only': 'true',
+      scope: undefined,
+      'authority-host': undefined
+    })
+    const assertion = run.outputs['client-assertion']
+    const storage = 'ctaassertionci000.blob.core.windows.net'
+    const hosts = ['login.microsoftonline.com', storage]
+    const proxyTls = makeCert({ commonName: hosts[0], altNames: hosts.map((h) => `DNS:${h}`) })
+    const work = mkdtempSync(join(tmpdir(), 'terraform-'))
+    writeFileSync(join(work, 'proxy-ca.pem'), proxyTls.certPem)
+    writeFileSync(
+      join(work, 'main.tf'),
+      [
+        'terraform {',
+        '  backend "azurerm" {',
+        '    storage_account_name = "ctaassertionci000"',
+        '    container_name       = "tfstate"',
+        '    key                  = "ci.terraform.tfstate"',
+        '    use_azuread_auth     = true',
+        '    use_oidc             = true',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
+    )
+    const proxy = await startInspectingProxy({
+      tls: proxyTls,
+      hosts: {
+        'login.microsoftonline.com': forwardTo(server.url, tls.certPem),
+        [storage]: answer(
+          404,
+          '<?xml version="1.0" encoding="utf-8"?><Error><Code>ContainerNotFound</Code>' +
+            '<Message>The specified container does not exist.</Message></Error>',
+          { 'x-ms-error-code': 'ContainerNotFound' }
+        )
+      }
+    })
+    try {
+      const init = await new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = execFile(
+          'terraform',
+          ['init', '-input=false', '-no-color'],
+          {
+            cwd: work,
+            timeout: 120_000,
+            env: {
+              PATH: process.env.PATH,
+              HOME: work,
+              CHECKPOINT_DISABLE: '1',
+              TF_IN_AUTOMATION: '1',
+              ARM_USE_OIDC: 'true',
+              ARM_OIDC_TOKEN: assertion,
+              ARM_CLIENT_ID: CLIENT,
+              ARM_TENANT_ID: TENANT,
+              ARM_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+              HTTPS_PROXY: proxy.url,
+              SSL_CERT_FILE: join(work, 'proxy-ca.pem')
+            }
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? child.exitCode : 0, output: stdout + stderr })
+        )
+      })
+      expect(init.code).toBe(1)
+      expect(init.output).toContain('ContainerNotFound')
+      // Terraform posted the action's assertion, unchanged, for a storage token ...
+      expect(
+        tokenRequests().map((r) => [r.form.client_id, r.form.scope, r.form.client_assertion])
+      ).toEqual([[CLIENT, 'https://storage.azure.com/.default', assertion]])
+      // ... and sent that token to the storage account.
+      const sent = proxy.seen.filter((r) => r.host === storage)
+      expect(sent.length).toBeGreaterThan(0)
+      for (const request of sent)
+        expect(request.authorization).toBe(`Bearer ${server.issued.at(-1)}`)
+    } finally {
+      await proxy.close()
+      rmSync(work, { recursive: true, force: true })
     }
   })
 })
