@@ -40,7 +40,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --node PATH   run the three under this node binary (default: the one running the bench)
   --check       exit 1 when a target is missed (default: always exit 0, it is a measurement)
   --pfx         instead: the action loading NSS's 600,000-iteration 3DES PFX (the slowest real
-                file) side by side with \`openssl pkcs12\` opening the same file (target: 1.5x)`
+                file) side by side with \`openssl pkcs12\` opening the same file (target: 1.5x)
+  --pfx-file N  with --pfx: another file of the PFX corpus (__tests__/fixtures/pfx/N.pfx), with
+                its password from corpus.json`
 
 /** The targets, checked on the results (see README, "Startup and bundle size"). */
 const TARGETS = {
@@ -130,7 +132,10 @@ function progress(message) {
   else if (message.endsWith('\n')) process.stderr.write(message)
 }
 
-/** @returns {{ runs: number, warmup: number, node: string, check: boolean, pfx: boolean }} */
+/**
+ * @returns {{ runs: number, warmup: number, node: string, check: boolean, pfx: boolean,
+ *   pfxFile: ReturnType<typeof corpusEntry> }}
+ */
 function readOptions() {
   /** @type {import('node:util').ParseArgsConfig['options']} */
   const spec = {
@@ -139,6 +144,7 @@ function readOptions() {
     node: { type: 'string', default: process.execPath },
     check: { type: 'boolean', default: false },
     pfx: { type: 'boolean', default: false },
+    'pfx-file': { type: 'string', default: 'nss-3des' },
     help: { type: 'boolean', default: false }
   }
   let values
@@ -170,7 +176,8 @@ function readOptions() {
     warmup: count('warmup', 0),
     node,
     check: !!values.check,
-    pfx: !!values.pfx
+    pfx: !!values.pfx,
+    pfxFile: corpusEntry(String(values['pfx-file']))
   }
 }
 
@@ -556,13 +563,32 @@ function printTargets(r) {
 }
 
 /**
+ * A file of the PFX corpus by name, with its password (corpus.json).
+ * @param {string} name
+ * @returns {{ name: string, file: string, password: string, options: string }}
+ */
+function corpusEntry(name) {
+  const corpus = join(ROOT, '__tests__', 'fixtures', 'pfx')
+  /** @type {{ name: string, options: string, password?: string }[]} */
+  const entries = JSON.parse(readFileSync(join(corpus, 'corpus.json'), 'utf8'))
+  const entry = entries.find((e) => e.name === name)
+  if (!entry || !existsSync(join(corpus, `${name}.pfx`))) {
+    console.error(`--pfx-file ${name}: no such file in ${corpus}.\n\n${USAGE}`)
+    process.exit(2)
+  }
+  const file = join(corpus, `${name}.pfx`)
+  return { name, file, password: entry.password ?? '', options: entry.options }
+}
+
+/**
  * The PFX side (`--pfx`): the whole action (dist/index.js, as the runner starts it, getting a token
- * from the local server) with `certificate-file` set to NSS's 600,000-iteration 3DES file, against
- * `openssl pkcs12 -nodes` opening the same file, in turn, ratios taken pair by pair.
+ * from the local server) with `certificate-file` set to NSS's 600,000-iteration 3DES file (or
+ * `--pfx-file`), against `openssl pkcs12 -nodes` opening the same file, in turn, ratios taken pair
+ * by pair.
  */
 async function benchPfx() {
   const PFX_TARGET = 1.5
-  const file = join(ROOT, '__tests__', 'fixtures', 'pfx', 'nss-3des.pfx')
+  const { file, password } = options.pfxFile
   const dir = mkdtempSync(join(tmpdir(), 'bench-pfx-'))
   const tls = makeTlsCert(dir)
   const pfxServer = await startTokenServer(tls)
@@ -585,7 +611,7 @@ async function benchPfx() {
       'tenant-id': tenantId,
       scope: 'api://bench/.default',
       'certificate-file': file,
-      'certificate-password': 'corpus-pw',
+      'certificate-password': password,
       'token-endpoint': `${pfxServer.origin}/${tenantId}/oauth2/v2.0/token`
     }
     for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
@@ -604,7 +630,7 @@ async function benchPfx() {
         '-in',
         file,
         '-passin',
-        'pass:corpus-pw',
+        `pass:${password}`,
         '-nodes',
         '-out',
         join(dir, 'out.pem')
@@ -628,7 +654,7 @@ async function benchPfx() {
     const ratio = median(pairs.map((p) => p.action / p.openssl))
     const ms = (/** @type {number} */ v) => `${v.toFixed(0)} ms`
     console.log(
-      `\nnss-3des.pfx: 600,000 iterations, 3DES bags, SHA-1 MAC (${options.runs} pairs, node ${options.node})`
+      `\n${options.pfxFile.name}.pfx (${options.pfxFile.options}): ${options.runs} pairs, node ${options.node}`
     )
     console.log(`| | median wall | p90 |`)
     console.log(`| --- | --- | --- |`)
@@ -638,10 +664,11 @@ async function benchPfx() {
         key === 'action' ? 'this action (whole run, token included)' : '`openssl pkcs12 -nodes`'
       console.log(`| ${title} | ${ms(median(values))} | ${ms(quantile(values, 0.9))} |`)
     }
-    const met = ratio <= PFX_TARGET
-    console.log(
-      `\naction / openssl, median of pair ratios: ${ratio.toFixed(2)} (target <= ${PFX_TARGET}: ${met ? 'met' : 'MISSED'})`
-    )
+    // The target is for the slowest real file; a faster one is mostly the action's startup.
+    const targeted = options.pfxFile.name === 'nss-3des'
+    const met = !targeted || ratio <= PFX_TARGET
+    const verdict = targeted ? ` (target <= ${PFX_TARGET}: ${met ? 'met' : 'MISSED'})` : ''
+    console.log(`\naction / openssl, median of pair ratios: ${ratio.toFixed(2)}${verdict}`)
     if (options.check && !met) process.exitCode = 1
   } finally {
     await pfxServer.close()
