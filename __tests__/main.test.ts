@@ -20,7 +20,7 @@ import { DEFAULT_RETRY_POLICY } from '../src/oauth/retry.js'
 import { makeCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { answer, startHostileServer } from './support/hostile-server.js'
-import { findLeaks, parseFileCommand, runnerLog } from './support/run-action.js'
+import { findLeaks, parseFileCommand, ROOT, runnerLog } from './support/run-action.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
 
@@ -296,6 +296,22 @@ describe('run', () => {
     expect(r.outputs['exchanged-token']).toBe(server.issued.at(-1))
     expect(r.outputs['exchanged-expires-in']).toBe('899')
     expect(r.masked).toContain(r.outputs['exchanged-token'])
+  })
+
+  it("stops opening a PFX at the step's deadline, and sends nothing", async () => {
+    // NSS's 600,000-iteration 3DES file takes hundreds of ms to open; the step allows 20.
+    setInputs({
+      certificate: '',
+      'certificate-file': join(ROOT, '__tests__', 'fixtures', 'pfx', 'nss-3des.pfx'),
+      'certificate-password': 'corpus-pw'
+    })
+    const requests = server.requests.length
+    await run({ policy: { ...FAST, totalTimeMs: 20 } })
+    expect(process.exitCode).toBe(1)
+    expect(result().errors).toEqual([
+      "The PFX in 'certificate-file' took longer to open than the step's time allows: export it again with fewer key derivation iterations (openssl pkcs12 -export with its default of 2048)."
+    ])
+    expect(server.requests.length).toBe(requests)
   })
 
   it('explains a refused exchange', async () => {
@@ -679,6 +695,15 @@ describe('run: GitHub OIDC federation', () => {
     expect((await withRunnerToken('not-a-jwt')).errors).toEqual([
       'Unexpected error: JWTInvalid: Invalid JWT'
     ])
+  })
+
+  it('refuses an OIDC token with a line break before it is used, and prints none of its lines', async () => {
+    const r = await withRunnerToken('eyJhbGciOiJub25lIn0.e30.c2ln\n::warning::from the token')
+    expect(r.errors).toEqual([
+      "The runner's OIDC endpoint answered a GitHub OIDC token that is not a token (RFC 6749 appendix A.12: visible ASCII characters only): check ACTIONS_ID_TOKEN_REQUEST_URL, or set 'certificate'."
+    ])
+    expect(r.outputs).toEqual({})
+    expect(printed).not.toMatch(/^::warning::from the token/m)
   })
 
   it('outputs an OIDC token without exp as it is, with no expiry', async () => {
