@@ -19,8 +19,13 @@ export async function startInspectingProxy({ tls, hosts }) {
   const seen = []
   /** @type {string[]} */
   const connects = []
+  /**
+   * The host each tunnel was opened for: its handler answers whatever Host the requests name.
+   * @type {WeakMap<import('node:net').Socket, string>}
+   */
+  const tunnels = new WeakMap()
   const inside = createServer((req, res) => {
-    const host = (req.headers.host ?? '').replace(/:443$/, '')
+    const host = tunnels.get(req.socket) ?? ''
     seen.push({
       host,
       method: req.method ?? '',
@@ -45,10 +50,9 @@ export async function startInspectingProxy({ tls, hosts }) {
     }
     if (head.length > 0) socket.unshift(head)
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-    inside.emit(
-      'connection',
-      new TLSSocket(socket, { isServer: true, key: tls.keyPem, cert: tls.certPem })
-    )
+    const tunnel = new TLSSocket(socket, { isServer: true, key: tls.keyPem, cert: tls.certPem })
+    tunnels.set(tunnel, host)
+    inside.emit('connection', tunnel)
   })
   await new Promise((resolve) => proxy.listen(0, '127.0.0.1', () => resolve(undefined)))
   const address = /** @type {import('node:net').AddressInfo} */ (proxy.address())
@@ -105,7 +109,7 @@ export function forwardTo(url, ca) {
 }
 
 /**
- * A handler that answers every request with `status` and `body` (JSON unless it is a string).
+ * A handler that answers every request with `status` and `body`: JSON, or XML given as a string.
  * @param {number} status @param {unknown} body @param {Record<string, string>} [headers]
  * @returns {Handler}
  */
