@@ -13,7 +13,13 @@ import { promisify } from 'node:util'
 import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer, type EntraServer } from './support/entra-server.js'
-import { answer, forwardTo, startInspectingProxy } from './support/inspecting-proxy.js'
+import {
+  answer,
+  containerNotFound,
+  forwardTo,
+  startInspectingProxy
+} from './support/inspecting-proxy.js'
+import { hasTerraform, initAzurermBackend } from './support/terraform.js'
 import { findLeaks, ROOT, runAction, spawnNode, type ActionRun } from './support/run-action.js'
 
 const CLIENT = randomUUID()
@@ -329,13 +335,6 @@ describeAzureCli('client-assertion with the Azure CLI', () => {
   })
 })
 
-/**
- * The real Terraform binary (.ci/run says when it is missing). Linux only: the test tells Go which
- * certificate to trust with SSL_CERT_FILE, which Go reads only there.
- */
-const hasTerraform =
-  process.platform === 'linux' && spawnSync('terraform', ['version']).status === 0
-
 // Terraform's azurerm backend as docs/tools.md has it sign in: ARM_USE_OIDC with the assertion in
 // ARM_OIDC_TOKEN. Like az, it talks to Azure's own hosts only, here through the proxy that
 // inspects TLS: login.microsoftonline.com goes to this server, and the storage account answers as
@@ -352,60 +351,27 @@ describeTerraform('client-assertion with Terraform', () => {
     const storage = 'ctaassertionci000.blob.core.windows.net'
     const hosts = ['login.microsoftonline.com', storage]
     const proxyTls = makeCert({ commonName: hosts[0], altNames: hosts.map((h) => `DNS:${h}`) })
-    const work = mkdtempSync(join(tmpdir(), 'terraform-'))
-    writeFileSync(join(work, 'proxy-ca.pem'), proxyTls.certPem)
-    writeFileSync(
-      join(work, 'main.tf'),
-      [
-        'terraform {',
-        '  backend "azurerm" {',
-        '    storage_account_name = "ctaassertionci000"',
-        '    container_name       = "tfstate"',
-        '    key                  = "ci.terraform.tfstate"',
-        '    use_azuread_auth     = true',
-        '    use_oidc             = true',
-        '  }',
-        '}',
-        ''
-      ].join('\n')
-    )
     const proxy = await startInspectingProxy({
       tls: proxyTls,
       hosts: {
         'login.microsoftonline.com': forwardTo(server.url, tls.certPem),
-        [storage]: answer(
-          404,
-          '<?xml version="1.0" encoding="utf-8"?><Error><Code>ContainerNotFound</Code>' +
-            '<Message>The specified container does not exist.</Message></Error>',
-          { 'x-ms-error-code': 'ContainerNotFound' }
-        )
+        [storage]: containerNotFound
       }
     })
+    const work = mkdtempSync(join(tmpdir(), 'terraform-'))
     try {
-      const init = await new Promise<{ code: number | null; output: string }>((resolve) => {
-        const child = execFile(
-          'terraform',
-          ['init', '-input=false', '-no-color'],
-          {
-            cwd: work,
-            timeout: 120_000,
-            env: {
-              PATH: process.env.PATH,
-              HOME: work,
-              CHECKPOINT_DISABLE: '1',
-              TF_IN_AUTOMATION: '1',
-              ARM_USE_OIDC: 'true',
-              ARM_OIDC_TOKEN: assertion,
-              ARM_CLIENT_ID: CLIENT,
-              ARM_TENANT_ID: TENANT,
-              ARM_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
-              HTTPS_PROXY: proxy.url,
-              SSL_CERT_FILE: join(work, 'proxy-ca.pem')
-            }
-          },
-          (error, stdout, stderr) =>
-            resolve({ code: error ? child.exitCode : 0, output: stdout + stderr })
-        )
+      const init = await initAzurermBackend({
+        dir: work,
+        account: 'ctaassertionci000',
+        signIn: 'use_oidc',
+        env: {
+          PATH: process.env.PATH,
+          ARM_USE_OIDC: 'true',
+          ARM_OIDC_TOKEN: assertion,
+          ARM_CLIENT_ID: CLIENT,
+          ARM_TENANT_ID: TENANT
+        },
+        proxy: { url: proxy.url, certPem: proxyTls.certPem }
       })
       expect(init.code).toBe(1)
       expect(init.output).toContain('ContainerNotFound')

@@ -15,7 +15,8 @@ import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { linuxOnly } from './support/platform.js'
 import { ROOT, runAction, runnerLog, spawnNode, type ActionRun } from './support/run-action.js'
-import { answer, startInspectingProxy } from './support/inspecting-proxy.js'
+import { hasTerraform, initAzurermBackend } from './support/terraform.js'
+import { containerNotFound, startInspectingProxy } from './support/inspecting-proxy.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
 
@@ -29,13 +30,7 @@ const cert = makeCert({ commonName: 'identity endpoint app' })
 const PYTHON = ['/usr/bin/python3'].find((python) => existsSync(python)) ?? 'python3'
 const withAzureIdentity =
   spawnSync(PYTHON, ['-c', 'import azure.identity']).status === 0 ? it : it.skip
-/**
- * The real Terraform binary (.ci/run checks that it is installed). Linux only: the test tells Go
- * which certificate to trust with SSL_CERT_FILE, which Go reads only there (macOS and Windows ask
- * the system).
- */
-const withTerraform =
-  process.platform === 'linux' && spawnSync('terraform', ['version']).status === 0 ? it : it.skip
+const withTerraform = hasTerraform ? it : it.skip
 const RESOURCES = [
   'https://graph.microsoft.com',
   'https://vault.azure.net',
@@ -279,66 +274,29 @@ describe('identity-endpoint: the token service for later steps', () => {
       const storageTls = makeCert({ commonName: host, altNames: [`DNS:${host}`] })
       const proxy = await startInspectingProxy({
         tls: storageTls,
-        hosts: {
-          // As Blob storage answers for a container that does not exist.
-          [host]: answer(
-            404,
-            '<?xml version="1.0" encoding="utf-8"?><Error><Code>ContainerNotFound</Code>' +
-              '<Message>The specified container does not exist.</Message></Error>',
-            { 'x-ms-error-code': 'ContainerNotFound' }
-          )
-        }
+        hosts: { [host]: containerNotFound }
       })
       const started = await start()
-      const work = mkdtempSync(join(started.temp, 'terraform-'))
-      writeFileSync(
-        join(work, 'main.tf'),
-        [
-          'terraform {',
-          '  backend "azurerm" {',
-          '    storage_account_name = "ctaflagshipci0000"',
-          '    container_name       = "tfstate"',
-          '    key                  = "ci.terraform.tfstate"',
-          '    use_azuread_auth     = true',
-          '    use_msi              = true',
-          '  }',
-          '}',
-          ''
-        ].join('\n')
-      )
-      writeFileSync(join(work, 'proxy-ca.pem'), storageTls.certPem)
       try {
-        const init = await new Promise<{ code: number | null; output: string }>((resolve) => {
-          const child = execFile(
-            'terraform',
-            ['init', '-input=false', '-no-color'],
-            {
-              cwd: work,
-              timeout: 120_000,
-              env: {
-                ...started.stepEnv,
-                HOME: work,
-                CHECKPOINT_DISABLE: '1',
-                TF_IN_AUTOMATION: '1',
-                ARM_USE_MSI: 'true',
-                ARM_MSI_ENDPOINT: started.main.outputs['msi-endpoint'],
-                ARM_CLIENT_ID: CLIENT,
-                ARM_TENANT_ID: TENANT,
-                ARM_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
-                HTTP_PROXY: proxy.url,
-                HTTPS_PROXY: proxy.url,
-                SSL_CERT_FILE: join(work, 'proxy-ca.pem')
-              }
-            },
-            (error, stdout, stderr) =>
-              resolve({ code: error ? child.exitCode : 0, output: stdout + stderr })
-          )
+        const init = await initAzurermBackend({
+          dir: mkdtempSync(join(started.temp, 'terraform-')),
+          account: 'ctaflagshipci0000',
+          signIn: 'use_msi',
+          env: {
+            ...started.stepEnv,
+            ARM_USE_MSI: 'true',
+            ARM_MSI_ENDPOINT: started.main.outputs['msi-endpoint'],
+            ARM_CLIENT_ID: CLIENT,
+            ARM_TENANT_ID: TENANT
+          },
+          proxy: { url: proxy.url, certPem: storageTls.certPem }
         })
         // The container does not exist (the proxy says so), so init fails: after the request.
         expect(init.code).toBe(1)
         expect(init.output).toContain('ContainerNotFound')
-        // Terraform reached the service directly (Go never sends loopback to a proxy), and the
-        // storage account through the proxy, with the storage token the service obtained.
+        // Terraform reached the service directly (Go never sends loopback to a proxy, though
+        // HTTP_PROXY is set), and the storage account through the proxy, with the storage token
+        // the service obtained.
         expect(new Set(proxy.connects)).toEqual(new Set([`CONNECT ${host}:443`]))
         expect(proxy.seen.length).toBeGreaterThan(0)
         const storageScopes = server.requests.filter(
@@ -351,9 +309,7 @@ describe('identity-endpoint: the token service for later steps', () => {
           expect(server.issued).toContain(token)
           expect(
             JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
-          ).toMatchObject({
-            aud: 'https://storage.azure.com'
-          })
+          ).toMatchObject({ aud: 'https://storage.azure.com' })
         }
       } finally {
         const stopped = await post(started)

@@ -125,3 +125,11 @@ export function answer(status, body, headers = {}) {
       })
       .end(text)
 }
+
+/** Blob storage's answer for a container that does not exist (404 ContainerNotFound). */
+export const containerNotFound = answer(
+  404,
+  '<?xml version="1.0" encoding="utf-8"?><Error><Code>ContainerNotFound</Code>' +
+    '<Message>The specified container does not exist.</Message></Error>',
+  { 'x-ms-error-code': 'ContainerNotFound' }
+)
