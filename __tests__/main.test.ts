@@ -82,6 +82,7 @@ beforeEach(() => {
 afterEach(() => {
   jest.restoreAllMocks()
   process.exitCode = undefined
+  delete process.env.GITHUB_STATE
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -362,10 +363,16 @@ describe('run', () => {
 describe('run: the runner, the log and the summary', () => {
   const info = () => printed.split(/\r?\n/).filter((l) => l && !l.startsWith('::'))
 
-  it.each(['GITHUB_OUTPUT', 'GITHUB_ENV'])(
-    'refuses to run without %s, before anything is sent',
-    async (name) => {
-      if (name === 'GITHUB_ENV') setInputs({ 'export-variable': 'GRAPH_TOKEN' })
+  it.each([
+    ['GITHUB_OUTPUT', {}],
+    ['GITHUB_ENV', { 'export-variable': 'GRAPH_TOKEN' }],
+    ['GITHUB_ENV', { 'identity-endpoint': 'true' }],
+    ['GITHUB_STATE', { 'identity-endpoint': 'true' }]
+  ])(
+    'refuses to run without %s (with %j), before anything is sent',
+    async (name, inputs: Record<string, string>) => {
+      setInputs(inputs)
+      process.env.GITHUB_STATE = join(dir, 'GITHUB_STATE')
       delete process.env[name]
       const count = server.requests.length
       await run()
