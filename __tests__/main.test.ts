@@ -11,7 +11,7 @@ import {
   jest
 } from '@jest/globals'
 import { createPrivateKey, randomUUID } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt, decodeProtectedHeader, jwtVerify, createLocalJWKSet } from 'jose'
@@ -548,14 +548,12 @@ describe('run: the runner, the log and the summary', () => {
   })
 
   it("reports any other failure as unexpected, with the error's name", async () => {
-    const outputDir = join(dir, 'output-dir')
-    mkdirSync(outputDir)
-    process.env.GITHUB_OUTPUT = outputDir
+    // A runner file that is gone (@actions/core checks): the same error on every system.
+    const output = join(dir, 'gone', 'output')
+    process.env.GITHUB_OUTPUT = output
     await run()
     expect(process.exitCode).toBe(1)
-    expect(result().errors).toEqual([
-      `Unexpected error: Error: EISDIR: illegal operation on a directory, open '${outputDir}'`
-    ])
+    expect(result().errors).toEqual([`Unexpected error: Error: Missing file at path: ${output}`])
   })
 })
 
