@@ -6,15 +6,21 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile, spawnSync } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { linuxOnly } from './support/platform.js'
-import { ROOT, runAction, runnerLog, spawnNode, type ActionRun } from './support/run-action.js'
+import { ROOT, runAction, runnerLog, spawnNode } from './support/run-action.js'
+import {
+  isRunning,
+  listening,
+  startService,
+  stopService,
+  type Started
+} from './support/token-service.js'
 import { hasTerraform, initAzurermBackend } from './support/terraform.js'
 import { containerNotFound, startInspectingProxy } from './support/inspecting-proxy.js'
 
@@ -57,100 +63,27 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-interface Started {
-  main: ActionRun
-  temp: string
-  endpoint: string
-  header: string
-  state: string
-  pid: number
-  port: number
-  /** The environment a later step gets: the runner's, with what the main step exported. */
-  stepEnv: Record<string, string | undefined>
-}
-
-/** The main step with identity-endpoint, as the runner runs it. */
-async function start(
+/** The main step with identity-endpoint, as the runner runs it, against `on`. */
+function start(
   on: Server = server,
   extra: Record<string, string> = {},
   env: Record<string, string> = {}
 ): Promise<Started> {
-  const temp = mkdtempSync(join(dir, 'runner-temp-'))
-  const main = await runAction(
-    {
+  return startService({
+    dir,
+    inputs: {
       'client-id': CLIENT,
       'tenant-id': TENANT,
       'authority-host': on.url,
       certificate: cert.keyPem + cert.certPem,
       scope: 'https://graph.microsoft.com/.default',
-      'identity-endpoint': 'true',
       ...extra
     },
-    {
-      env: {
-        NODE_EXTRA_CA_CERTS: tls.caFile,
-        RUNNER_TEMP: temp,
-        RUNNER_TRACKING_ID: `github_${randomUUID()}`,
-        ...env
-      }
-    }
-  )
-  expect(main.errors).toEqual([])
-  expect(main.code).toBe(0)
-  const state = main.state['identity-endpoint']
-  const { pid, port } = JSON.parse(state) as { pid: number; port: number }
-  return {
-    main,
-    temp,
-    endpoint: main.exported.IDENTITY_ENDPOINT,
-    header: main.exported.IDENTITY_HEADER,
-    state,
-    pid,
-    port,
-    stepEnv: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_EXTRA_CA_CERTS: tls.caFile,
-      ...main.exported
-    }
-  }
-}
-
-/** The post step, with the state the runner passes. */
-async function post(started: Started) {
-  const summary = join(started.temp, 'post-summary.md')
-  writeFileSync(summary, '')
-  const run = await spawnNode(
-    [join(ROOT, 'dist', 'post.js')],
-    {
-      PATH: process.env.PATH,
-      'STATE_identity-endpoint': started.state,
-      GITHUB_STEP_SUMMARY: summary
-    },
-    30_000
-  )
-  return { ...run, summary: readFileSync(summary, 'utf8') }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.on('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.on('error', () => resolve(false))
+    env: { NODE_EXTRA_CA_CERTS: tls.caFile, ...env }
   })
 }
+
+const post = stopService
 
 /** One raw request to the service; its status and body. */
 function ask(

@@ -14,7 +14,6 @@ import {
   writeFileSync
 } from 'node:fs'
 import { request } from 'node:http'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeCert, makeTlsCert } from './support/certs.js'
@@ -22,13 +21,13 @@ import { startEntraServer } from './support/entra-server.js'
 import { posixOnly } from './support/platform.js'
 import { startRecordingProxy } from './support/recording-proxy.js'
 import {
-  ACTION,
-  ROOT,
-  parseFileCommand,
-  runAction,
-  spawnNode,
-  type ActionRun
-} from './support/run-action.js'
+  isRunning,
+  listening,
+  startService,
+  stopService,
+  type Started
+} from './support/token-service.js'
+import { ACTION, ROOT, parseFileCommand, spawnNode } from './support/run-action.js'
 
 const CLIENT = randomUUID()
 const TENANT = randomUUID()
@@ -64,55 +63,12 @@ const INPUTS = (): Record<string, string> => ({
   'identity-endpoint': 'true'
 })
 
-interface Started {
-  main: ActionRun
-  temp: string
-  pid: number
-  port: number
-  state: string
-  /** A later step's environment: the job's, with what the main step exported. */
-  stepEnv: Record<string, string | undefined>
+/** The main step with identity-endpoint, as the runner runs it, in a job with `env`. */
+function start(env: Record<string, string> = {}): Promise<Started> {
+  return startService({ dir, inputs: INPUTS(), env: { NODE_EXTRA_CA_CERTS: tls.caFile, ...env } })
 }
 
-async function start(env: Record<string, string> = {}): Promise<Started> {
-  const temp = mkdtempSync(join(dir, 'runner-temp-'))
-  const jobEnv = { NODE_EXTRA_CA_CERTS: tls.caFile, RUNNER_TEMP: temp, ...env }
-  const main = await runAction(INPUTS(), { env: jobEnv })
-  expect(main.errors).toEqual([])
-  expect(main.code).toBe(0)
-  const state = main.state['identity-endpoint']
-  const { pid, port } = JSON.parse(state) as { pid: number; port: number }
-  const stepEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...jobEnv, ...main.exported }
-  return { main, temp, pid, port, state, stepEnv }
-}
-
-async function post(started: Started) {
-  return spawnNode(
-    [join(ROOT, 'dist', 'post.js')],
-    { PATH: process.env.PATH, 'STATE_identity-endpoint': started.state },
-    30_000
-  )
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.on('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.on('error', () => resolve(false))
-  })
-}
+const post = stopService
 
 async function until(done: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms

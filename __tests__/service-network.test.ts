@@ -4,14 +4,15 @@
 // Entra-like token server that answers 503 or 429 for a few seconds, then recovers.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
-import { ROOT, runAction, spawnNode } from './support/run-action.js'
+import { ROOT, spawnNode } from './support/run-action.js'
+import { startService, stopService, type Started } from './support/token-service.js'
 
 type Server = Awaited<ReturnType<typeof startEntraServer>>
 
@@ -36,67 +37,22 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-interface Started {
-  port: number
-  /** The IMDS-shaped URL with its secret path (the msi-endpoint output). */
-  msiEndpoint: string
-  header: string
-  state: string
-  temp: string
-  stepEnv: Record<string, string | undefined>
-}
-
 /** The main step with identity-endpoint, as the runner runs it. */
-async function start(): Promise<Started> {
-  const temp = mkdtempSync(join(dir, 'runner-temp-'))
-  const main = await runAction(
-    {
+function start(): Promise<Started> {
+  return startService({
+    dir,
+    inputs: {
       'client-id': CLIENT,
       'tenant-id': TENANT,
       'authority-host': server.url,
       certificate: cert.keyPem + cert.certPem,
-      scope: 'https://graph.microsoft.com/.default',
-      'identity-endpoint': 'true'
+      scope: 'https://graph.microsoft.com/.default'
     },
-    {
-      env: {
-        NODE_EXTRA_CA_CERTS: tls.caFile,
-        RUNNER_TEMP: temp,
-        RUNNER_TRACKING_ID: `github_${randomUUID()}`
-      }
-    }
-  )
-  expect(main.errors).toEqual([])
-  const state = main.state['identity-endpoint']
-  const { port } = JSON.parse(state) as { port: number }
-  return {
-    port,
-    msiEndpoint: main.outputs['msi-endpoint'],
-    header: main.exported.IDENTITY_HEADER,
-    state,
-    temp,
-    stepEnv: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_EXTRA_CA_CERTS: tls.caFile,
-      ...main.exported
-    }
-  }
+    env: { NODE_EXTRA_CA_CERTS: tls.caFile }
+  })
 }
 
-async function post(started: Started): Promise<void> {
-  const summary = join(started.temp, 'post-summary.md')
-  writeFileSync(summary, '')
-  await spawnNode(
-    [join(ROOT, 'dist', 'post.js')],
-    {
-      PATH: process.env.PATH,
-      'STATE_identity-endpoint': started.state,
-      GITHUB_STEP_SUMMARY: summary
-    },
-    30_000
-  )
-}
+const post = stopService
 
 /** A later step signing in with @azure/identity's ManagedIdentityCredential, timed. */
 async function signIn(started: Started, resource: string) {

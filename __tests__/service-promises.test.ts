@@ -15,6 +15,7 @@ import { makeCert, makeTlsCert } from './support/certs.js'
 import { startEntraServer } from './support/entra-server.js'
 import { linuxOnly, posixOnly } from './support/platform.js'
 import { ROOT, runAction, spawnNode } from './support/run-action.js'
+import { isRunning } from './support/token-service.js'
 
 const CLIENT = randomUUID()
 const TENANT = randomUUID()
@@ -52,25 +53,6 @@ const inputs = (extra: Record<string, string>): Record<string, string> => ({
 async function run(extra: Record<string, string>) {
   const temp = mkdtempSync(join(dir, 'runner-temp-'))
   return runAction(inputs(extra), { env: { NODE_EXTRA_CA_CERTS: tls.caFile, RUNNER_TEMP: temp } })
-}
-
-/**
- * Whether a process is there and not a zombie: where PID 1 reaps no orphans (some containers), an
- * ended service stays a zombie that `kill(pid, 0)` still finds.
- */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  if (process.platform !== 'linux') return true
-  try {
-    // portable: Linux only, as the line above says; /proc/<pid>/stat's third field is the state.
-    return !/^\d+ \(.*\) Z/.test(readFileSync(join('/proc', String(pid), 'stat'), 'utf8'))
-  } catch {
-    return false
-  }
 }
 
 /** A raw request on a socket; the status line's code, or 0 when the connection fails. */
